@@ -1,0 +1,188 @@
+"""The ledger application: the `eventsourcing` Application wired to the signed recorders.
+
+`open_ledger(url)` opens an existing ledger; `init_ledger(url, passphrase)` creates the
+tables once, the root key and the key ring. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+from uuid import uuid4
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import OperationalError, PersistenceError, Transcoder
+
+from ledger.backend import Backend, parse_url
+from ledger.canonical import canonical_transcoder
+from ledger.errors import (
+    AlreadyInitialisedError,
+    BackendUnavailableError,
+    LedgerError,
+    MissingSignerError,
+    NotInitialisedError,
+)
+from ledger.keyring import KEYRING_ID, KeyRing
+from ledger.keys import Signer
+from ledger.keystore import KeyStore
+from ledger.rows import ChainRow
+
+
+class LedgerApplication(Application):
+    """An event-sourced application whose every saved event is signed and chained."""
+
+    name = "pmo_ledger"
+    snapshotting_intervals = {KeyRing: 50}
+
+    def __init__(self, backend: Backend, *, create_tables: bool = False) -> None:
+        self.backend = backend
+        env = dict(backend.env)
+        env["CREATE_TABLE"] = "yes" if create_tables else "no"
+        super().__init__(env)
+
+    def construct_transcoder(self) -> Transcoder:
+        return canonical_transcoder()
+
+    def save(self, *objs: Any, signer: Signer | None = None, **kwargs: Any) -> Any:
+        """Save new events signed by `signer`: the person who acted."""
+        if signer is None:
+            raise MissingSignerError(
+                "refusing to record unsigned events: pass signer=<the acting person's Signer>"
+            )
+        return super().save(*objs, signer=signer, **kwargs)
+
+    # The log as the ledger sees it ------------------------------------------------------
+
+    @property
+    def chain(self) -> Any:
+        return self.recorder
+
+    def size(self) -> int:
+        rows = self.recorder.fetch("SELECT COUNT(*), MAX(position) FROM {chain}")
+        return int(rows[0][1] or 0)
+
+    def head(self) -> tuple[int, bytes]:
+        rows = self.recorder.fetch("SELECT position, chain_hash FROM {chain} ORDER BY position DESC LIMIT 1")
+        return (int(rows[0][0]), bytes(rows[0][1])) if rows else (0, bytes(32))
+
+    def read_chain(self, lo: int, hi: int, topics: tuple[str, ...] = ()) -> list[ChainRow]:
+        return self.recorder.read_chain(lo, hi, topics)
+
+    def iter_chain(self, batch: int = 2000) -> Iterator[ChainRow]:
+        lo, n = 1, self.size()
+        while lo <= n:
+            yield from self.read_chain(lo, min(n, lo + batch - 1))
+            lo += batch
+
+    def keyring(self) -> KeyRing:
+        return self.repository.get(KEYRING_ID)
+
+    @property
+    def keystore(self) -> KeyStore:
+        return KeyStore(self.recorder)
+
+    # Key administration: load -> decide -> save ------------------------------------------
+
+    def register_key(
+        self, public: bytes, owner: str, *, by: Signer, actor_id: str, actor_name: str,
+        may_register_keys: bool = False, reason: str = "",
+    ) -> str:
+        from ledger.keys import key_id
+
+        ring = self.keyring()
+        kid = key_id(public)
+        ring.register_key(
+            key_id=kid, public_key=public.hex(), owner=owner, may_register_keys=may_register_keys,
+            by_key_id=by.key_id, actor_id=actor_id, actor_name=actor_name, reason=reason,
+        )
+        self.save(ring, signer=by)
+        return kid
+
+    def revoke_key(self, kid: str, *, by: Signer, actor_id: str, actor_name: str, reason: str) -> None:
+        ring = self.keyring()
+        ring.revoke_key(key_id=kid, by_key_id=by.key_id, actor_id=actor_id, actor_name=actor_name, reason=reason)
+        self.save(ring, signer=by)
+
+    def enrol_signer(
+        self, owner: str, passphrase: str, *, by: Signer, actor_id: str, actor_name: str,
+        may_register_keys: bool = False,
+    ) -> Signer:
+        """Generate a key for `owner`, register it in the log and hold it encrypted."""
+        signer = Signer.generate(owner)
+        self.register_key(
+            signer.public_bytes, owner, by=by, actor_id=actor_id, actor_name=actor_name,
+            may_register_keys=may_register_keys, reason=f"signing key for {owner}",
+        )
+        self.keystore.put(signer, passphrase)
+        return signer
+
+    def signer_for(self, kid: str, passphrase: str) -> Signer:
+        """The held private key `kid`, refused when the log says it is no longer valid."""
+        self.keyring().check_key_usable(kid)
+        return self.keystore.get(kid, passphrase)
+
+    def root_signer(self, passphrase: str) -> Signer:
+        return self.keystore.get(self.keyring().root_key_id, passphrase)
+
+
+def open_ledger(url: str, app_class: type[LedgerApplication] = LedgerApplication) -> LedgerApplication:
+    """Open an initialised ledger; clear errors for a bad URL, no server, or no ledger."""
+    backend = parse_url(url)
+    if backend.kind == "sqlite" and not backend.sqlite_path.exists():  # type: ignore[union-attr]
+        # Checked first, because opening a missing SQLite file would create it.
+        raise NotInitialisedError(
+            f"no ledger at {backend.describe()}: run `pmo-ledger init --db {url}` first"
+        )
+    app = _construct(app_class, backend, create_tables=False)
+    try:
+        app.size()
+    except PersistenceError as e:
+        app.close()
+        if isinstance(e, OperationalError) and "does not exist" not in str(e) and "no such table" not in str(e):
+            raise BackendUnavailableError(f"cannot reach {backend.describe()}: {e}") from None
+        raise NotInitialisedError(
+            f"no ledger at {backend.describe()}: run `pmo-ledger init --db {url}` first"
+        ) from None
+    return app
+
+
+def init_ledger(
+    url: str, passphrase: str, app_class: type[LedgerApplication] = LedgerApplication,
+    *, actor_id: str = "ledger-init", actor_name: str = "Ledger initialisation",
+) -> tuple[LedgerApplication, Signer]:
+    """Create the tables, the root key and the key ring. Refuses an existing ledger."""
+    from ledger.keys import configured_passphrase
+
+    passphrase = configured_passphrase(passphrase)
+    backend = parse_url(url)
+    if backend.kind == "sqlite":
+        backend.sqlite_path.parent.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
+    app = _construct(app_class, backend, create_tables=True)
+    try:
+        if app.size() > 0:
+            raise AlreadyInitialisedError(f"{backend.describe()} already holds a ledger")
+        root = Signer.generate("ledger-root")
+        ring = KeyRing(
+            origin=f"pmo-ledger/{uuid4()}", root_key_id=root.key_id,
+            root_public_key=root.public_bytes.hex(), actor_id=actor_id, actor_name=actor_name,
+        )
+        app.keystore.put(root, passphrase)
+        app.save(ring, signer=root)
+    except BaseException:
+        app.close()
+        raise
+    return app, root
+
+
+def _construct(app_class: type[LedgerApplication], backend: Backend, *, create_tables: bool) -> LedgerApplication:
+    try:
+        app = app_class(backend, create_tables=create_tables)
+    except LedgerError:
+        raise
+    except (PersistenceError, OSError) as e:
+        raise BackendUnavailableError(f"cannot open {backend.describe()}: {e}") from None
+    if create_tables and app.snapshots is not None:
+        with contextlib.suppress(AttributeError):
+            app.snapshots.recorder.create_table()  # type: ignore[attr-defined]
+    return app
