@@ -1,0 +1,443 @@
+"""Verification of the whole log: every signature against the key valid at its position,
+every chain link, identities, gaps, unchained rows and checkpoints. It never stops at the
+first fault: each is reported with position, originator, version, kind and detail.
+
+The per-position checks are pure functions over ChainRow tuples, so the same code checks a
+database and an evidence bundle; ranges of positions are checked in parallel processes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from ledger import checkpoint as notes
+from ledger import merkle
+from ledger.canonical import canonical_transcoder
+from ledger.errors import CheckpointFormatError
+from ledger.hashing import GENESIS_HASH, chain_hash, leaf_hash, record_hash
+from ledger.keyring import KEY_TOPICS, REGISTERED_TOPIC, REVOKED_TOPIC, STARTED_TOPIC
+from ledger.keys import key_id as fingerprint
+from ledger.keys import load_public, verify_signature
+from ledger.rows import ChainRow, UnchainedRow
+
+# Ranges smaller than this are checked in-process: a pool costs more than it saves.
+PARALLEL_THRESHOLD = 4000
+
+
+@dataclass(frozen=True)
+class Fault:
+    position: int | None
+    originator_id: str | None
+    version: int | None
+    kind: str
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class KeyInfo:
+    public: bytes
+    owner: str
+    valid_from: int  # first position it may sign (its own registration for the root key)
+    may_register: bool
+    revoked_at: int | None = None
+
+
+@dataclass
+class Report:
+    ok: bool
+    events: int
+    faults: list[Fault]
+    root: bytes
+    head: bytes
+    root_key_id: str | None
+    origin: str | None
+    checkpoints_checked: int
+    seconds: float
+    workers: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "faults": [f.as_dict() for f in self.faults],
+            "root": self.root.hex(),
+            "head": self.head.hex(),
+            "root_key_id": self.root_key_id,
+            "origin": self.origin,
+            "checkpoints_checked": self.checkpoints_checked,
+            "seconds": round(self.seconds, 3),
+            "workers": self.workers,
+        }
+
+
+class LogSource(Protocol):
+    def size(self) -> int: ...
+    def read(self, lo: int, hi: int) -> list[ChainRow]: ...
+    def key_rows(self) -> list[ChainRow]: ...
+    def unchained(self) -> list[UnchainedRow]: ...
+    def checkpoints(self) -> list[str]: ...
+    def worker_spec(self) -> Any: ...
+
+
+# Key history ------------------------------------------------------------------------------
+
+
+@dataclass
+class KeyTimeline:
+    keys: dict[str, KeyInfo] = field(default_factory=dict)
+    root_key_id: str | None = None
+    origin: str | None = None
+
+
+def build_timeline(rows: Sequence[ChainRow], pinned_root: str | None = None) -> tuple[KeyTimeline, list[Fault]]:
+    """Replay key events in position order; only properly authorised ones are trusted."""
+    decode = canonical_transcoder().decode
+    tl, faults = KeyTimeline(), []
+    for r in rows:
+        if r.state is None or r.topic not in KEY_TOPICS:
+            continue
+        try:
+            data = decode(r.state)
+        except Exception as e:  # noqa: BLE001 - a corrupt payload is a finding, not a crash
+            faults.append(_fault(r, "bad-payload", f"key event payload does not decode: {e}"))
+            continue
+        if r.topic == STARTED_TOPIC:
+            _start(tl, r, data, pinned_root, faults)
+        elif r.topic == REGISTERED_TOPIC:
+            _register(tl, r, data, faults)
+        elif r.topic == REVOKED_TOPIC:
+            _revoke(tl, r, data, faults)
+    return tl, faults
+
+
+def _start(tl: KeyTimeline, r: ChainRow, data: dict, pinned: str | None, faults: list[Fault]) -> None:
+    public = bytes.fromhex(data["root_public_key"])
+    kid = fingerprint(public)
+    if tl.root_key_id is not None:
+        faults.append(_fault(r, "unauthorised-key-event", "a second key ring start; ignored"))
+        return
+    if r.position != 1:
+        faults.append(_fault(r, "unauthorised-key-event", "the key ring must start at position 1"))
+    if kid != data["root_key_id"]:
+        faults.append(_fault(r, "unauthorised-key-event", "root key id does not match its public key"))
+        return
+    if pinned and kid != pinned:
+        faults.append(_fault(r, "root-key-mismatch", f"expected root key {pinned}, found {kid}"))
+        return
+    tl.root_key_id, tl.origin = kid, data.get("origin")
+    tl.keys[kid] = KeyInfo(public, "ledger-root", r.position, True)
+
+
+def _authoriser(tl: KeyTimeline, r: ChainRow, faults: list[Fault]) -> bool:
+    k = tl.keys.get(r.key_id)
+    ok = (
+        k is not None and k.may_register and k.valid_from <= r.position
+        and (k.revoked_at is None or r.position <= k.revoked_at)
+        and verify_signature(load_public(k.public), r.signature, _hash(r))
+    )
+    if not ok:
+        faults.append(_fault(r, "unauthorised-key-event", f"key event not signed by a key allowed to manage keys ({r.key_id[:16]}...)"))
+    return ok
+
+
+def _register(tl: KeyTimeline, r: ChainRow, data: dict, faults: list[Fault]) -> None:
+    if not _authoriser(tl, r, faults):
+        return
+    public = bytes.fromhex(data["public_key"])
+    if fingerprint(public) != data["key_id"]:
+        faults.append(_fault(r, "unauthorised-key-event", "registered key id does not match its public key"))
+        return
+    # A key signs from the position after its registration.
+    tl.keys[data["key_id"]] = KeyInfo(public, data["owner"], r.position + 1, bool(data["may_register_keys"]))
+
+
+def _revoke(tl: KeyTimeline, r: ChainRow, data: dict, faults: list[Fault]) -> None:
+    if _authoriser(tl, r, faults) and data["key_id"] in tl.keys:
+        tl.keys[data["key_id"]].revoked_at = r.position
+
+
+# Per-range checks (pure) ------------------------------------------------------------------
+
+
+@dataclass
+class RangeResult:
+    lo: int
+    hi: int
+    faults: list[Fault]
+    leaves: list[bytes]
+    # originator id -> (first version, its position, last version, its position)
+    versions: dict[str, tuple[int, int, int, int]]
+    last_hash: bytes
+
+
+def _hash(r: ChainRow) -> bytes:
+    return record_hash(r.event_originator_id, r.event_originator_version, r.topic, r.state)  # type: ignore[arg-type]
+
+
+def _fault(r: ChainRow, kind: str, detail: str) -> Fault:
+    return Fault(r.position, r.originator_id, r.originator_version, kind, detail)
+
+
+def check_rows(rows: Iterable[ChainRow], lo: int, hi: int, previous: bytes | None, keys: dict[str, KeyInfo]) -> RangeResult:
+    """Check positions lo..hi. `previous` is the stored chain hash at lo-1 (None if missing)."""
+    faults: list[Fault] = []
+    leaves: list[bytes] = []
+    versions: dict[str, tuple[int, int, int, int]] = {}
+    publics: dict[str, Any] = {}
+    expected = lo
+    for r in rows:
+        while expected < r.position:  # a whole chain row is gone
+            faults.append(Fault(expected, None, None, "missing-record", "no chain row at this position"))
+            leaves.append(GENESIS_HASH)
+            expected += 1
+            previous = None
+        expected = r.position + 1
+        _track_version(versions, r, faults)
+        if r.state is None:
+            faults.append(_fault(r, "missing-record", f"stored event {r.notification_id} is missing"))
+            leaves.append(GENESIS_HASH)
+            previous = r.chain_hash
+            continue
+        if (r.event_originator_id, r.event_originator_version) != (r.originator_id, r.originator_version):
+            faults.append(_fault(r, "identity-mismatch",
+                f"expected {r.originator_id} v{r.originator_version}, found "
+                f"{r.event_originator_id} v{r.event_originator_version} at notification {r.notification_id}"))
+        h = _hash(r)
+        leaves.append(leaf_hash(h, r.signature))
+        _check_key_and_signature(r, h, keys, publics, faults)
+        if previous is not None:
+            want = chain_hash(previous, h, r.signature)
+            if want != r.chain_hash:
+                faults.append(_fault(r, "chain-break", f"expected chain hash {want.hex()}, found {r.chain_hash.hex()}"))
+        previous = r.chain_hash
+    while expected <= hi:
+        faults.append(Fault(expected, None, None, "missing-record", "no chain row at this position"))
+        leaves.append(GENESIS_HASH)
+        expected += 1
+    return RangeResult(lo, hi, faults, leaves, versions, previous or b"")
+
+
+def _check_key_and_signature(r: ChainRow, h: bytes, keys: dict[str, KeyInfo], publics: dict, faults: list[Fault]) -> None:
+    k = keys.get(r.key_id)
+    if k is None or r.position < k.valid_from:
+        faults.append(_fault(r, "unknown-key", f"key {r.key_id[:16]}... was not registered before this position"))
+        return
+    if k.revoked_at is not None and r.position > k.revoked_at:
+        faults.append(_fault(r, "revoked-key", f"key {r.key_id[:16]}... of {k.owner} was revoked at position {k.revoked_at}"))
+    public = publics.get(r.key_id)
+    if public is None:
+        public = publics[r.key_id] = load_public(k.public)
+    if not verify_signature(public, r.signature, h):
+        faults.append(_fault(r, "bad-signature", f"signature by {k.owner} ({r.key_id[:16]}...) does not match the stored bytes and identity"))
+
+
+def _track_version(versions: dict, r: ChainRow, faults: list[Fault]) -> None:
+    seen = versions.get(r.originator_id)
+    if seen is None:
+        versions[r.originator_id] = (r.originator_version, r.position, r.originator_version, r.position)
+        return
+    if r.originator_version != seen[2] + 1:
+        faults.append(_fault(r, "version-gap", f"expected version {seen[2] + 1}, found {r.originator_version}"))
+    versions[r.originator_id] = (seen[0], seen[1], r.originator_version, r.position)
+
+
+# Workers ----------------------------------------------------------------------------------
+
+_worker_source: Any = None
+
+
+def _worker_check(spec: Any, lo: int, hi: int, keys: dict[str, KeyInfo]) -> RangeResult:
+    global _worker_source
+    if _worker_source is None:
+        _worker_source = open_source(spec)
+    return _check_range(_worker_source, lo, hi, keys)
+
+
+def _check_range(source: LogSource, lo: int, hi: int, keys: dict[str, KeyInfo]) -> RangeResult:
+    rows = source.read(max(1, lo - 1), hi)
+    previous: bytes | None = GENESIS_HASH
+    if lo > 1:
+        previous = rows[0].chain_hash if rows and rows[0].position == lo - 1 else None
+        rows = [r for r in rows if r.position >= lo]
+    return check_rows(rows, lo, hi, previous, keys)
+
+
+def open_source(spec: Any) -> LogSource:
+    kind, arg = spec
+    if kind == "db":
+        from ledger.application import open_ledger
+
+        return DatabaseSource(open_ledger(arg))
+    if kind == "bundle":
+        from ledger.bundle import BundleSource
+
+        return BundleSource(arg)
+    raise ValueError(f"unknown source {kind}")
+
+
+class DatabaseSource:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def size(self) -> int:
+        return self.app.size()
+
+    def read(self, lo: int, hi: int) -> list[ChainRow]:
+        return self.app.read_chain(lo, hi)
+
+    def key_rows(self) -> list[ChainRow]:
+        return self.app.read_chain(1, self.size(), KEY_TOPICS)
+
+    def unchained(self) -> list[UnchainedRow]:
+        from ledger.recorders import unchained_rows
+
+        return unchained_rows(self.app.recorder)
+
+    def checkpoints(self) -> list[str]:
+        return [r[0] for r in self.app.recorder.fetch("SELECT note FROM {checkpoints} ORDER BY id")]
+
+    def worker_spec(self) -> Any:
+        return ("db", self.app.backend.url)
+
+
+# The whole run ----------------------------------------------------------------------------
+
+
+def verify_log(
+    source: LogSource,
+    *,
+    extra_checkpoints: Sequence[str] = (),
+    pinned_root: str | None = None,
+    workers: int | None = None,
+    chunk: int = 5000,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    started = time.perf_counter()
+    n = source.size()
+    timeline, faults = build_timeline(source.key_rows(), pinned_root)
+    if n and timeline.root_key_id is None:
+        faults.append(Fault(1, None, None, "unknown-key", "the log does not start with a key ring"))
+    results, used = _check_all(source, n, timeline.keys, workers, chunk, progress)
+    leaves: list[bytes] = []
+    for res in results:
+        faults.extend(res.faults)
+        leaves.extend(res.leaves)
+    faults.extend(_stitch_versions(results))
+    faults.extend(_unchained_faults(source.unchained()))
+    head = results[-1].last_hash if results else GENESIS_HASH
+    checked = _check_checkpoints(source, extra_checkpoints, timeline, n, leaves, faults)
+    faults.sort(key=lambda f: (f.position is None, f.position or 0, f.kind))
+    return Report(
+        ok=not faults, events=n, faults=faults, root=merkle.root(leaves), head=head,
+        root_key_id=timeline.root_key_id, origin=timeline.origin, checkpoints_checked=checked,
+        seconds=time.perf_counter() - started, workers=used,
+    )
+
+
+def _check_all(source: LogSource, n: int, keys: dict, workers: int | None, chunk: int,
+               progress: Callable[[int, int], None] | None) -> tuple[list[RangeResult], int]:
+    ranges = [(lo, min(n, lo + chunk - 1)) for lo in range(1, n + 1, chunk)]
+    workers = workers or os.cpu_count() or 1
+    spec = source.worker_spec()
+    results: list[RangeResult] = []
+    done = 0
+    if workers <= 1 or n < PARALLEL_THRESHOLD or spec is None:
+        for lo, hi in ranges:
+            results.append(_check_range(source, lo, hi, keys))
+            done += hi - lo + 1
+            if progress:
+                progress(done, n)
+        return results, 1
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_worker_check, spec, lo, hi, keys) for lo, hi in ranges]
+        for f in futures:
+            res = f.result()
+            results.append(res)
+            done += res.hi - res.lo + 1
+            if progress:
+                progress(done, n)
+    return results, workers
+
+
+def _stitch_versions(results: Sequence[RangeResult]) -> list[Fault]:
+    """Versions of each aggregate must run 1, 2, 3... across range boundaries too."""
+    faults, last = [], {}
+    for res in results:
+        for oid, (first, first_pos, final, _) in res.versions.items():
+            want = last.get(oid, 0) + 1
+            if first != want:
+                faults.append(Fault(first_pos, oid, first, "version-gap", f"expected version {want}, found {first}"))
+            last[oid] = final
+    return faults
+
+
+def _unchained_faults(rows: Sequence[UnchainedRow]) -> list[Fault]:
+    return [
+        Fault(None, r.originator_id, r.originator_version, "unchained-record",
+              f"stored event at notification {r.notification_id} ({r.topic}) has no chain position")
+        for r in rows
+    ]
+
+
+def _check_checkpoints(source: LogSource, extra: Sequence[str], tl: KeyTimeline, n: int,
+                       leaves: list[bytes], faults: list[Fault]) -> int:
+    texts = list(source.checkpoints()) + list(extra)
+    if not texts:
+        return 0
+    root_public = tl.keys[tl.root_key_id].public if tl.root_key_id else None
+    parsed: list[notes.Checkpoint] = []
+    for text in texts:
+        try:
+            if root_public is None:
+                raise CheckpointFormatError("no root key in the log to check it against")
+            parsed.append(notes.verify(text, root_public))
+        except CheckpointFormatError as e:
+            faults.append(Fault(None, None, None, "bad-checkpoint", str(e)))
+    roots = _prefix_roots(leaves, {cp.size for cp in parsed if cp.size <= n})
+    by_size: dict[int, bytes] = {}
+    for cp in parsed:
+        if cp.origin != tl.origin:
+            faults.append(Fault(None, None, None, "bad-checkpoint", f"checkpoint origin {cp.origin!r} is not this log's {tl.origin!r}"))
+            continue
+        if cp.size in by_size and by_size[cp.size] != cp.root:
+            faults.append(Fault(cp.size, None, None, "fork",
+                f"two checkpoints of size {cp.size} with different roots: {by_size[cp.size].hex()} and {cp.root.hex()}"))
+        by_size.setdefault(cp.size, cp.root)
+        if cp.size > n:
+            faults.append(Fault(n + 1, None, None, "truncated",
+                f"checkpoint of {cp.time:%Y-%m-%dT%H:%M:%SZ} holds {cp.size} events, the log has {n}"))
+        elif roots[cp.size] != cp.root:
+            faults.append(Fault(cp.size, None, None, "checkpoint-mismatch",
+                f"expected root {cp.root.hex()} at size {cp.size}, found {roots[cp.size].hex()}"))
+    return len(texts)
+
+
+def _prefix_roots(leaves: Sequence[bytes], sizes: set[int]) -> dict[int, bytes]:
+    """Merkle roots of several prefixes of the leaves in one pass."""
+    return {s: merkle.root(leaves[:s]) for s in sizes}
+
+
+def make_checkpoint(app: Any, root_signer: Any, *, progress: Callable[[int, int], None] | None = None) -> tuple[str, Report]:
+    """Verify the log, then sign and store a checkpoint of it. Refuses a log with faults."""
+    from datetime import UTC, datetime
+
+    from ledger.errors import LedgerError
+
+    report = verify_log(DatabaseSource(app), progress=progress)
+    if not report.ok:
+        raise LedgerError(
+            f"refusing to sign a checkpoint: verification found {len(report.faults)} fault(s); "
+            "run `pmo-ledger verify` for the list"
+        )
+    cp = notes.Checkpoint(report.origin or "", report.events, report.root, report.head, datetime.now(UTC))
+    text = notes.sign(cp, root_signer)
+    app.recorder.execute("INSERT INTO {checkpoints} (size, note) VALUES (?, ?)", (cp.size, text))
+    return text, report

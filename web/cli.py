@@ -1,0 +1,143 @@
+"""The `pmo-ledger` command line: a Flask CLI group. Every command takes --db URL."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import FlaskGroup
+
+from ledger.application import init_ledger, open_ledger
+from ledger.backend import DB_ENV, resolve_url
+from ledger.errors import LedgerError
+from ledger.keys import DEMO_PASSPHRASE, PASSPHRASE_ENV, configured_passphrase
+from ledger.verify import DatabaseSource, make_checkpoint, verify_log
+from web.app import create_app
+from web.progress import Progress
+
+db_option = click.option(
+    "--db", "db_url", envvar=DB_ENV, default=None,
+    help=f"Database URL (sqlite:///file.db or postgresql://user@host:port/db); default ${DB_ENV} or instance/.",
+)
+
+
+def _create_app(*_: object) -> object:
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+def cli() -> None:
+    """PMO Ledger: a signed, hash-chained event log for public-sector IT projects."""
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _url(db_url: str | None) -> str:
+    return resolve_url(db_url, "instance")
+
+
+@cli.command("init")
+@db_option
+def init_command(db_url: str | None) -> None:
+    """Create the ledger: tables, root key and key ring; print the root key fingerprint."""
+    url = _url(db_url)
+    try:
+        app, root = init_ledger(url, configured_passphrase())
+    except LedgerError as e:
+        fail(str(e))
+    ring = app.keyring()
+    app.close()
+    click.echo(f"ledger created at {url}")
+    click.echo(f"origin: {ring.origin}")
+    click.echo(f"root key fingerprint (pin this): {root.key_id}")
+
+
+@cli.command("verify")
+@db_option
+@click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="A checkpoint note the log must still extend (repeatable).")
+@click.option("--root-key", default=None, help="Pinned root key fingerprint to check the log against.")
+@click.option("--workers", type=int, default=None, help="Processes to use (default: all cores).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify_command(db_url: str | None, checkpoints: tuple[str, ...], root_key: str | None,
+                   workers: int | None, as_json: bool) -> None:
+    """Check every signature, chain link and checkpoint; exit 0 only when clean."""
+    try:
+        app = open_ledger(_url(db_url))
+        notes = [Path(p).read_text() for p in checkpoints]
+        report = verify_log(DatabaseSource(app), extra_checkpoints=notes, pinned_root=root_key,
+                            workers=workers, progress=Progress("verifying", quiet=False))
+        app.close()
+    except LedgerError as e:
+        fail(str(e), 2)
+    _print_report(report, as_json)
+    sys.exit(0 if report.ok else 1)
+
+
+def _print_report(report, as_json: bool) -> None:  # noqa: ANN001
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    for f in report.faults:
+        where = f"position {f.position}" if f.position is not None else "no position"
+        who = f" {f.originator_id} v{f.version}" if f.originator_id else ""
+        click.echo(f"FAULT {f.kind} at {where}{who}: {f.detail}")
+    verdict = "clean" if report.ok else f"{len(report.faults)} fault(s)"
+    click.echo(f"{report.events} events, {report.checkpoints_checked} checkpoint(s) checked, "
+               f"head {report.head.hex()}: {verdict} ({report.seconds:.2f}s, {report.workers} worker(s))")
+
+
+@cli.command("checkpoint")
+@db_option
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the note to this file.")
+def checkpoint_command(db_url: str | None, out: str | None) -> None:
+    """Verify the log, then sign a checkpoint (C2SP signed note) with the root key."""
+    try:
+        app = open_ledger(_url(db_url))
+        root = app.root_signer(configured_passphrase())
+        text, _ = make_checkpoint(app, root, progress=Progress("verifying"))
+        app.close()
+    except LedgerError as e:
+        fail(str(e))
+    if out:
+        Path(out).write_text(text)
+    click.echo(text, nl=False)
+
+
+@cli.command("demo")
+@db_option
+@click.option("--password", default="demo", help="Password for the demo users.")
+def demo_command(db_url: str | None, password: str) -> None:
+    """Seed the demo portfolio (the project domain is not built yet: creates the ledger only)."""
+    import os
+
+    if not os.environ.get(PASSPHRASE_ENV):
+        os.environ[PASSPHRASE_ENV] = DEMO_PASSPHRASE
+        click.echo(f"DEMO ONLY: key passphrase is {DEMO_PASSPHRASE!r}; set {PASSPHRASE_ENV} in production", err=True)
+    url = _url(db_url)
+    try:
+        app = open_ledger(url)
+    except LedgerError:
+        app, _ = init_ledger(url, configured_passphrase())
+    click.echo(f"ledger at {url} holds {app.size()} events")
+    click.echo("no demo portfolio yet: the project domain (issue 3) is not built")
+    app.close()
+
+
+@cli.command("serve")
+@db_option
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+def serve_command(db_url: str | None, host: str, port: int) -> None:
+    """Serve the web app."""
+    app = create_app({"LEDGER_DB": _url(db_url)})
+    app.run(host=host, port=port)
+
+
+def main() -> None:
+    cli(prog_name="pmo-ledger")
