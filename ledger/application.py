@@ -7,6 +7,7 @@ tables once, the root key and the key ring. Nothing here runs at import time.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
@@ -39,6 +40,7 @@ class LedgerApplication(Application):
         self.backend = backend
         env = dict(backend.env)
         env["CREATE_TABLE"] = "yes" if create_tables else "no"
+        self._ring_cache: tuple[int, KeyRing] | None = None
         super().__init__(env)
 
     def construct_transcoder(self) -> Transcoder:
@@ -46,11 +48,30 @@ class LedgerApplication(Application):
 
     def save(self, *objs: Any, signer: Signer | None = None, **kwargs: Any) -> Any:
         """Save new events signed by `signer`: the person who acted."""
-        if signer is None:
+        if not isinstance(signer, Signer):
             raise MissingSignerError(
                 "refusing to record unsigned events: pass signer=<the acting person's Signer>"
             )
+        self.check_signer(signer, objs)
         return super().save(*objs, signer=signer, **kwargs)
+
+    def check_signer(self, signer: Signer, objs: tuple[Any, ...]) -> None:
+        """Refuse a key the log does not (or no longer) allow to sign.
+
+        Verification would flag such an event afterwards; refusing it here means it never
+        enters the log. The key ring is re-read only when its version has moved, so the
+        usual cost is one indexed lookup. The only save without a ring is the one that
+        starts it, signed by the root key it introduces.
+        """
+        latest = self.recorder.select_events(KEYRING_ID, desc=True, limit=1)
+        if not latest:
+            if any(isinstance(o, KeyRing) for o in objs):
+                return
+            raise NotInitialisedError("the ledger has no key ring: run `pmo-ledger init` first")
+        version = latest[0].originator_version
+        if self._ring_cache is None or self._ring_cache[0] != version:
+            self._ring_cache = (version, self.repository.get(KEYRING_ID, version=version))
+        self._ring_cache[1].check_key_usable(signer.key_id)
 
     # The log as the ledger sees it ------------------------------------------------------
 
@@ -137,6 +158,9 @@ def open_ledger(url: str, app_class: type[LedgerApplication] = LedgerApplication
     app = _construct(app_class, backend, create_tables=False)
     try:
         app.size()
+    except sqlite3.DatabaseError as e:  # raised unwrapped when connecting, e.g. not a database
+        app.close()
+        raise BackendUnavailableError(f"cannot open {backend.describe()}: {e}") from None
     except PersistenceError as e:
         app.close()
         if isinstance(e, OperationalError) and "does not exist" not in str(e) and "no such table" not in str(e):
@@ -180,7 +204,7 @@ def _construct(app_class: type[LedgerApplication], backend: Backend, *, create_t
         app = app_class(backend, create_tables=create_tables)
     except LedgerError:
         raise
-    except (PersistenceError, OSError) as e:
+    except (PersistenceError, OSError, sqlite3.DatabaseError) as e:
         raise BackendUnavailableError(f"cannot open {backend.describe()}: {e}") from None
     if create_tables and app.snapshots is not None:
         with contextlib.suppress(AttributeError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from json.encoder import encode_basestring
 from typing import Any
 from uuid import UUID
 
@@ -61,7 +62,11 @@ class DatetimeAsUTC(Transcoding):
     def encode(self, obj: datetime) -> str:
         if obj.tzinfo is None or obj.utcoffset() is None:
             raise CanonicalEncodingError(f"datetime {obj!r} has no time zone; times are UTC")
-        return obj.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if obj.tzinfo is not UTC:
+            obj = obj.astimezone(UTC)
+        # isoformat always writes a 4-digit year; strftime's %Y does not below year 1000
+        # (glibc writes "999-..."), which is not ISO 8601 and did not decode.
+        return obj.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
     def decode(self, data: str) -> datetime:
         return datetime.strptime(data, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
@@ -87,12 +92,46 @@ class CanonicalJSONTranscoder(Transcoder):
         self.types: dict[type, Transcoding] = {}
         self.names: dict[str, Transcoding] = {}
         self._decoder = json.JSONDecoder(object_hook=self._decode_obj, parse_float=_no_float)
+        # Types the fast path may hand to the C encoder as they are: plain scalars, and
+        # registered types whose standard transcoding gives a plain string.
+        self._leaf_types: set[type] = {str, bool, type(None)}
+        # Flattest path (an event's state: one dict of scalars): encoded prefix per key,
+        # (encode, tail) per leaf type.
+        self._flat_keys: dict[str, str] = {}
+        self._flat_tags: dict[type, tuple[Any, str]] = {}
+        self._encoder = json.JSONEncoder(
+            default=self._tag, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+            allow_nan=False, check_circular=False,
+        )
 
     def register(self, transcoding: Transcoding) -> None:
         self.types[transcoding.type] = transcoding
         self.names[transcoding.name] = transcoding
+        if type(transcoding) in _STRING_TRANSCODINGS:
+            self._leaf_types.add(transcoding.type)
+            self._flat_tags[transcoding.type] = (
+                transcoding.encode, ',"_type_":' + _json_string(transcoding.name) + "}"
+            )
+        else:
+            self._leaf_types.discard(transcoding.type)
+            self._flat_tags.pop(transcoding.type, None)
 
     def encode(self, obj: Any) -> bytes:
+        if type(obj) is dict:
+            text = self._encode_flat(obj)
+            if text is not None:
+                try:
+                    return text.encode("utf-8")
+                except UnicodeEncodeError as e:
+                    raise CanonicalEncodingError(f"text is not valid Unicode: {e}") from None
+        if self._fast(obj):
+            # Fast path, same bytes: every value is one the C encoder writes exactly as
+            # `_to_plain` + `json.dumps` below would (checked by `_fast`), and registered
+            # types reach `_tag`, which tags them as `_to_plain` does.
+            try:
+                return self._encoder.encode(obj).encode("utf-8")
+            except UnicodeEncodeError as e:
+                raise CanonicalEncodingError(f"text is not valid Unicode: {e}") from None
         plain, ascii_keys = self._to_plain(obj)
         if ascii_keys:
             # For ASCII keys, sorted by code point == sorted by UTF-16 unit, and the
@@ -150,6 +189,74 @@ class CanonicalJSONTranscoder(Transcoder):
 
         return walk(obj), ascii_keys
 
+    def _encode_flat(self, d: dict[str, Any]) -> str | None:
+        """`d` as the general path would write it, when it is one dict of scalars; else None.
+
+        The same text as `json.dumps(plain, sort_keys=True, separators=(",", ":"),
+        ensure_ascii=False)`: keys sorted, strings through the same `encode_basestring`,
+        ints by `repr`, registered types tagged `{"_data_":...,"_type_":...}`.
+        """
+        keys, tags, esc = self._flat_keys, self._flat_tags, _json_string
+        try:
+            ordered = sorted(d)
+        except TypeError:  # keys of mixed types
+            return None
+        parts = []
+        for k in ordered:
+            prefix = keys.get(k)
+            if prefix is None:
+                if type(k) is not str or not k.isascii() or len(keys) > 10_000:
+                    return None
+                prefix = keys[k] = esc(k) + ":"
+            v = d[k]
+            t = type(v)
+            if t is str:
+                parts.append(prefix + esc(v))
+            elif v is None:
+                parts.append(prefix + "null")
+            elif t is bool:
+                parts.append(prefix + ("true" if v else "false"))
+            elif t is int and -_MAX_SAFE <= v <= _MAX_SAFE:
+                parts.append(prefix + repr(v))
+            else:
+                tag = tags.get(t)
+                if tag is None:
+                    return None
+                parts.append(prefix + '{"_data_":' + esc(tag[0](v)) + tag[1])
+        if len(parts) != len(d):
+            return None
+        return "{" + ",".join(parts) + "}"
+
+    def _fast(self, o: Any) -> bool:
+        """True when `o` holds only ASCII-keyed dicts, lists, safe integers and leaf types."""
+        t = type(o)
+        if t is dict:
+            if o and (set(map(type, o)) != _STR_ONLY or not "".join(o).isascii()):
+                return False
+            values: Any = o.values()
+        elif t is list or t is tuple:
+            values = o
+        else:
+            return t in self._leaf_types or (t is int and -_MAX_SAFE <= o <= _MAX_SAFE)
+        types = set(map(type, values))
+        if types <= self._leaf_types:
+            return True
+        fast = self._fast
+        for vt in types - self._leaf_types:
+            if vt is int:
+                if not all(-_MAX_SAFE <= v <= _MAX_SAFE for v in values if type(v) is int):
+                    return False
+            elif vt is dict or vt is list or vt is tuple:
+                if not all(fast(v) for v in values if type(v) is vt):
+                    return False
+            else:
+                return False
+        return True
+
+    def _tag(self, o: Any) -> dict[str, Any]:
+        transcoding = self.types[type(o)]  # only leaf types get here (see `_fast`)
+        return {TYPE_KEY: transcoding.name, DATA_KEY: transcoding.encode(o)}
+
     def _decode_obj(self, d: dict[str, Any]) -> Any:
         if len(d) == 2 and TYPE_KEY in d and DATA_KEY in d:
             transcoding = self.names.get(d[TYPE_KEY])
@@ -157,6 +264,12 @@ class CanonicalJSONTranscoder(Transcoder):
                 raise CanonicalEncodingError(f"unknown encoded type {d[TYPE_KEY]!r}")
             return transcoding.decode(d[DATA_KEY])
         return d
+
+
+# Transcodings whose `encode` returns a plain string: safe for the fast path.
+_STRING_TRANSCODINGS = (DecimalAsString, DateAsISO, DatetimeAsUTC, UUIDAsString)
+_STR_ONLY = {str}
+_json_string = encode_basestring  # what json.dumps uses with ensure_ascii=False
 
 
 def _no_float(text: str) -> Any:

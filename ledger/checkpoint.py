@@ -72,7 +72,7 @@ def parse(text: str) -> tuple[Checkpoint, str, list[NoteSignature]]:
     if len(lines) < 3:
         raise CheckpointFormatError("checkpoint body needs origin, size and root hash lines")
     origin, size_text, root_text, *ext = lines
-    if not size_text.isdigit() or (size_text.startswith("0") and size_text != "0"):
+    if not (size_text.isascii() and size_text.isdigit()) or (size_text.startswith("0") and size_text != "0"):
         raise CheckpointFormatError(f"checkpoint size {size_text!r} is not a decimal number")
     extensions = dict(line.split(" ", 1) for line in ext if " " in line)
     try:
@@ -88,7 +88,10 @@ def parse(text: str) -> tuple[Checkpoint, str, list[NoteSignature]]:
         parts = line.split(" ")
         if len(parts) != 3 or parts[0] != DASH:
             raise CheckpointFormatError(f"malformed signature line {line!r}")
-        raw = _unb64(parts[2], None, "signature")
+        try:
+            raw = _unb64(parts[2], None, "signature")
+        except ValueError as e:
+            raise CheckpointFormatError(f"signature line of {parts[1]}: {e}") from None
         if len(raw) != 68:
             raise CheckpointFormatError(f"signature of {parts[1]} is {len(raw)} bytes, expected 68")
         signatures.append(NoteSignature(parts[1], raw[:4], raw[4:]))

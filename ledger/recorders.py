@@ -9,13 +9,20 @@ chain hash linking it to the previous row. Signing happens before the transactio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+)
+from psycopg.rows import tuple_row
 
 from ledger.errors import MissingSignerError, VersionConflictError
 from ledger.hashing import GENESIS_HASH, chain_hash, record_hash
@@ -28,6 +35,14 @@ CHECKPOINTS_TABLE = "ledger_checkpoints"
 META_TABLE = "ledger_meta"
 HEAD_SQL = "SELECT position, chain_hash FROM {chain} ORDER BY position DESC LIMIT 1"
 INSERT_CHAIN_SQL = "INSERT INTO {chain} VALUES (?,?,?,?,?,?,?)"
+# PostgreSQL: all of a save's chain rows in one statement (executemany is a round trip
+# per row's worth of work; unnest over arrays is one).
+INSERT_CHAIN_UNNEST_SQL = (
+    "INSERT INTO {chain} (position, notification_id, originator_id, originator_version, "
+    "key_id, signature, chain_hash) SELECT p, n, o, v, %s, s, h FROM unnest("
+    "%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::bytea[], %s::bytea[]) "
+    "AS t(p, n, o, v, s, h)"
+)
 
 
 def sign_events(stored_events: Sequence[StoredEvent], signer: Any) -> list[tuple[bytes, bytes]]:
@@ -36,11 +51,8 @@ def sign_events(stored_events: Sequence[StoredEvent], signer: Any) -> list[tuple
         raise MissingSignerError(
             "refusing to record unsigned events: pass signer=<the acting person's Signer>"
         )
-    out = []
-    for s in stored_events:
-        h = record_hash(str(s.originator_id), s.originator_version, s.topic, s.state)
-        out.append((h, signer.sign(h)))
-    return out
+    hashes = [record_hash(str(s.originator_id), s.originator_version, s.topic, s.state) for s in stored_events]
+    return list(zip(hashes, signer.sign_many(hashes), strict=True))
 
 
 def chain_params(
@@ -60,6 +72,10 @@ def chain_params(
     return rows
 
 
+def _head(row: Any) -> tuple[int, bytes] | None:
+    return (int(row[0]), bytes(row[1])) if row else None
+
+
 class ChainQueries:
     """SQL shared by both backends; `?` placeholders are rewritten for psycopg."""
 
@@ -69,6 +85,16 @@ class ChainQueries:
     schema_prefix = ""
 
     def q(self, sql: str) -> str:
+        try:
+            return self._q_cache[sql]
+        except AttributeError:
+            self._q_cache: dict[str, str] = {}
+        except KeyError:
+            pass
+        self._q_cache[sql] = out = self._rewrite(sql)
+        return out
+
+    def _rewrite(self, sql: str) -> str:
         p = self.schema_prefix
         for name, table in (
             ("{events}", self.events_table_name), ("{chain}", CHAIN_TABLE), ("{keys}", KEYS_TABLE),
@@ -88,14 +114,29 @@ class ChainQueries:
 
 
 def _to_chain_row(r: Any) -> ChainRow:
-    e_oid = r[7]
-    return ChainRow(
-        int(r[0]), int(r[1]), str(r[2]), int(r[3]), str(r[4]), bytes(r[5]), bytes(r[6]),
-        None if e_oid is None else str(_as_uuid(e_oid)),
-        None if r[8] is None else int(r[8]),
-        r[9],
-        None if r[10] is None else bytes(r[10]),
-    )
+    return _to_chain_rows([r])[0]
+
+
+def _to_chain_rows(rows: Iterable[Any]) -> list[ChainRow]:
+    """ChainRows from (chain columns, event columns) tuples, as `chain_select` reads them."""
+    oids: dict[Any, str] = {}  # stored originator id -> its canonical text (one per aggregate)
+    make = ChainRow._make
+    out = []
+    for r in rows:
+        e_oid = r[7]
+        if e_oid is not None:
+            text = oids.get(e_oid)
+            if text is None:
+                text = oids[e_oid] = str(_as_uuid(e_oid))
+            e_oid = text
+        out.append(make((
+            int(r[0]), int(r[1]), str(r[2]), int(r[3]), str(r[4]), bytes(r[5]), bytes(r[6]),
+            e_oid,
+            None if r[8] is None else int(r[8]),
+            r[9],
+            None if r[10] is None else bytes(r[10]),
+        )))
+    return out
 
 
 def _as_uuid(value: Any) -> UUID | str:
@@ -107,8 +148,42 @@ def _as_uuid(value: Any) -> UUID | str:
         return str(value)
 
 
+class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
+    """The library's pool, with connections that keep their prepared statements.
+
+    The library opens connections with `cached_statements=True`, a cache of ONE statement,
+    so a save's BEGIN, event insert, head read and chain insert were re-parsed every
+    time. This is the library's `_create_connection` (eventsourcing 9.5.6, pinned) with
+    a real cache; nothing else differs.
+    """
+
+    def _create_connection(self) -> SQLiteConnection:
+        try:
+            c = sqlite3.connect(
+                database=self.db_name, uri=True, check_same_thread=False, isolation_level=None,
+                cached_statements=64, timeout=self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
+            )
+        except (sqlite3.Error, TypeError) as e:
+            raise InterfaceError(e) from e
+        if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
+            cursor = c.cursor()
+            cursor.execute("PRAGMA journal_mode;")
+            if cursor.fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL;")
+                self.journal_mode_was_changed_to_wal = True
+            self.is_journal_mode_wal = True
+        c.row_factory = sqlite3.Row
+        return SQLiteConnection(sqlite_conn=c, max_age=self.max_age)
+
+
 class SignedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainQueries):
     """SQLite: the insert takes the write lock first, then the chain head is read."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        pool = self.datastore.pool
+        if type(pool) is SQLiteConnectionPool:  # same state, better connections
+            pool.__class__ = LedgerSQLiteConnectionPool
 
     def construct_create_table_statements(self) -> list[str]:
         return super().construct_create_table_statements() + [
@@ -130,8 +205,7 @@ class SignedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainQueries):
             with self.datastore.transaction(commit=True) as c:
                 ids = self._insert_events(c, stored_events, **kwargs)
                 c.execute(self.q(HEAD_SQL))
-                row = c.fetchone()
-                head = (row[0], bytes(row[1])) if row else None
+                head = _head(c.fetchone())
                 c.executemany(
                     self.q(INSERT_CHAIN_SQL),
                     chain_params(stored_events, ids, signed, head, key),
@@ -140,12 +214,25 @@ class SignedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainQueries):
             raise VersionConflictError(_conflict_message(stored_events)) from e
         return ids
 
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int] | None:
+        # The library's statement and semantics (a row id per event, in order), with the
+        # per-row Python overhead of its cursor wrapper taken out.
+        execute, cursor, sql = c.sqlite_cursor.execute, c.sqlite_cursor, self.insert_events_statement
+        ids = []
+        for s in stored_events:
+            oid = s.originator_id
+            execute(sql, (oid.hex if isinstance(oid, UUID) else oid, s.originator_version, s.topic, s.state))
+            ids.append(cursor.lastrowid)
+        return ids
+
     # Reading is the same SQL on both backends; see ChainQueries.
     def read_chain(self, lo: int, hi: int, topics: Sequence[str] = ()) -> list[ChainRow]:
         sql, params = _range_sql(self, lo, hi, topics)
         with self.datastore.transaction(commit=False) as c:
-            c.execute(sql, params)
-            return [_to_chain_row(tuple(r)) for r in c.fetchall()]
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None  # plain tuples
+            cursor.execute(sql, params)
+            return _to_chain_rows(cursor.fetchall())
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self.datastore.transaction(commit=False) as c:
@@ -188,25 +275,51 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
         if not stored_events:
             return []
         try:
-            with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-                # Takes the EXCLUSIVE lock on the events table, then inserts: commit order
-                # is insert order, so reading the chain head now is safe.
-                self._insert_stored_events(curs, stored_events, **kwargs)
-                ids = [r["notification_id"] for r in curs.fetchall()]
-                curs.execute(self.q(HEAD_SQL))
-                row = curs.fetchone()
-                head = (row["position"], bytes(row["chain_hash"])) if row else None
-                curs.executemany(
-                    self.q(INSERT_CHAIN_SQL),
-                    chain_params(stored_events, ids, signed, head, key),
-                )
+            ids = self._insert_signed(stored_events, signed, key, **kwargs)
         except IntegrityError as e:
             raise VersionConflictError(_conflict_message(stored_events)) from e
         return ids
 
+    def _insert_signed(self, stored_events: Sequence[StoredEvent], signed: Sequence[tuple[bytes, bytes]],
+                       key: str, **kwargs: Any) -> list[int]:
+        # Pipelined like the library's own insert: [lock, insert events, read the chain
+        # head] in one round trip, then [insert the chain rows, commit] in another.
+        # The EXCLUSIVE lock is taken before the insert, so commit order is insert order
+        # and the head read under it is the head this save extends.
+        exc: Exception | None = None
+        ids: list[int] = []
+        with self.datastore.get_connection() as conn:
+            with conn.pipeline() as pipeline, conn.transaction():
+                with conn.cursor() as curs, conn.cursor(row_factory=tuple_row) as head_curs:
+                    try:
+                        self._insert_stored_events(curs, stored_events, **kwargs)
+                        head_curs.execute(self.q(HEAD_SQL), prepare=True)
+                        pipeline.sync()
+                        ids = [r["notification_id"] for r in curs.fetchall()]
+                        head = _head(head_curs.fetchone())
+                    except Exception as e:  # noqa: BLE001 - re-raised once the pipeline is closed
+                        exc = e
+                if exc is not None:
+                    # Raise inside the transaction so it rolls back: leaving it normally
+                    # would COMMIT into the aborted pipeline, and psycopg then raises
+                    # PipelineAborted (an OperationalError) instead of the conflict.
+                    raise exc
+                if exc is None:
+                    rows = chain_params(stored_events, ids, signed, head, key)
+                    with conn.cursor() as curs:
+                        curs.execute(self.q(INSERT_CHAIN_UNNEST_SQL), (
+                            key, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows],
+                            [r[3] for r in rows], [r[5] for r in rows], [r[6] for r in rows],
+                        ), prepare=True)
+            if exc is not None:
+                raise exc  # inside get_connection: psycopg errors become the library's
+        return ids
+
     def read_chain(self, lo: int, hi: int, topics: Sequence[str] = ()) -> list[ChainRow]:
         sql, params = _range_sql(self, lo, hi, topics)
-        return [_to_chain_row(r) for r in self.fetch(sql, params, raw=True)]
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(sql, params)
+            return _to_chain_rows(curs.fetchall())
 
     def fetch(self, sql: str, params: Sequence[Any] = (), raw: bool = False) -> list[tuple]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:

@@ -1,0 +1,110 @@
+"""Fixtures: every storage-level test runs on SQLite and on PostgreSQL.
+
+PostgreSQL: 127.0.0.1:5432, user postgres (trust auth), database `test`; each test gets
+a fresh schema, dropped afterwards. When the server is unreachable the PostgreSQL cases
+are skipped locally, but fail when CI=true: CI must never go green without PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.application import LedgerApplication, init_ledger, open_ledger
+from ledger.keys import PASSPHRASE_ENV, Signer
+from tests.support import PASSPHRASE
+
+PG_HOST = os.environ.get("PMO_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("PMO_TEST_PG_PORT", "5432"))
+PG_ADMIN_DSN = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
+BACKENDS = ["sqlite", "postgresql"]
+
+_pg_error: list[str] = []  # cached reason PostgreSQL is unreachable ("" when reachable)
+
+
+def _pg_unavailable() -> str:
+    """'' when the test PostgreSQL answers, else why not (checked once per session)."""
+    if not _pg_error:
+        try:
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN_DSN, connect_timeout=3) as conn:
+                conn.execute("SELECT 1")
+            _pg_error.append("")
+        except Exception as e:  # noqa: BLE001 - any failure means "not available"
+            _pg_error.append(f"PostgreSQL at {PG_ADMIN_DSN} is unreachable: {e}")
+    return _pg_error[0]
+
+
+def require_postgres() -> None:
+    reason = _pg_unavailable()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (required when CI=true)", pytrace=False)
+        pytest.skip(reason)
+
+
+def pg_admin(sql: str, params: tuple = ()) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database of each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+        return
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex}"
+    pg_admin(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test?schema={schema}"
+    finally:
+        pg_admin(f"SET lock_timeout = '20s'; DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")
+
+
+@pytest.fixture
+def passphrase(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
+    return PASSPHRASE
+
+
+@pytest.fixture
+def open_app(backend_url: str, passphrase: str) -> Iterator[Callable[[], LedgerApplication]]:
+    """Opens more applications on the test ledger; all are closed at teardown."""
+    apps: list[LedgerApplication] = []
+
+    def _open() -> LedgerApplication:
+        app = open_ledger(backend_url)
+        apps.append(app)
+        return app
+
+    yield _open
+    for app in apps:
+        app.close()
+
+
+@pytest.fixture
+def ledger(backend_url: str, passphrase: str) -> Iterator[tuple[LedgerApplication, Signer]]:
+    """An initialised ledger: (application, root signer)."""
+    app, root = init_ledger(backend_url, passphrase)
+    try:
+        yield app, root
+    finally:
+        app.close()
+
+
+@pytest.fixture
+def alice(ledger: tuple[LedgerApplication, Signer]) -> Signer:
+    """A registered person's signing key (registered by the root key)."""
+    app, root = ledger
+    return app.enrol_signer("alice", PASSPHRASE, by=root, actor_id="u-alice", actor_name="Alice Admin")
+
