@@ -1,0 +1,52 @@
+"""Money: `Decimal` with exactly two places, one currency per project.
+
+Inputs are refused rather than rounded when they carry more than two places: a silently
+rounded invoice amount is a reconciliation problem later.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from domain.errors import ValidationError
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def money(value: Any, field: str = "amount") -> Decimal:
+    """`value` (Decimal, int or decimal string) as a Decimal with exactly two places."""
+    if isinstance(value, bool) or isinstance(value, float):
+        # Floats cannot represent cents exactly; bools are ints in Python.
+        raise ValidationError(f"{field} must be a decimal amount such as 1250.00", field=field)
+    try:
+        d = Decimal(str(value).replace(",", "")) if isinstance(value, str) else Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValidationError(f"{field} {value!r} is not an amount", field=field) from None
+    if not d.is_finite():
+        raise ValidationError(f"{field} must be a finite amount", field=field)
+    if d != d.quantize(CENT):
+        raise ValidationError(f"{field} {value} has more than two decimal places", field=field)
+    return d.quantize(CENT)
+
+
+def positive(value: Any, field: str = "amount") -> Decimal:
+    """A money amount strictly greater than zero."""
+    d = money(value, field)
+    if d <= ZERO:
+        raise ValidationError(f"{field} must be greater than zero (got {fmt(d)})", field=field)
+    return d
+
+
+def non_negative(value: Any, field: str = "amount") -> Decimal:
+    """A money amount of zero or more (a budget line or milestone value may be zero)."""
+    d = money(value, field)
+    if d < ZERO:
+        raise ValidationError(f"{field} cannot be negative (got {fmt(d)})", field=field)
+    return d
+
+
+def fmt(value: Decimal) -> str:
+    """'1,250.00': thousands separators, two places, half-up, minus sign when negative."""
+    return f"{value.quantize(CENT, rounding=ROUND_HALF_UP):,.2f}"

@@ -1,0 +1,41 @@
+"""The event contract: explicit stable topics, versions, and who/meaning on every event."""
+
+import dataclasses
+
+import pytest
+from eventsourcing.domain import CanMutateAggregate
+from eventsourcing.utils import get_topic, resolve_topic
+
+from domain.directory import Directory
+from domain.policy import Policy
+from domain.project import Project
+
+AGGREGATES = (Project, Directory, Policy)
+EVENTS = [
+    (agg, cls) for agg in AGGREGATES for name, cls in vars(agg).items()
+    if isinstance(cls, type) and issubclass(cls, CanMutateAggregate) and name not in ("Event", "Created")
+]
+NEEDS_REASON = {
+    "CharterAmended", "DeliverableRemoved", "BudgetLineRevised", "BudgetLineRemoved",
+    "MilestoneRevised", "MilestoneRemoved", "ChangeRequestRejected", "ChangeRequestWithdrawn",
+    "BudgetTransferRequested", "BudgetTransferRejected", "CommitmentRejected", "CommitmentClosed",
+    "CommitmentReleased", "ExpenditureRejected", "ExpenditureReversed", "RiskUpdated", "RiskClosed",
+    "IssueEscalated", "RoleGranted", "RoleRevoked", "KeyReplaced", "PersonDeactivated", "Changed",
+}
+
+
+def test_there_are_events():
+    assert len(EVENTS) >= 47
+
+
+@pytest.mark.parametrize("aggregate, event", EVENTS, ids=lambda x: getattr(x, "__name__", str(x)))
+def test_event_contract(aggregate, event):
+    topic = event.TOPIC
+    assert topic == f"{aggregate.TOPIC}.{event.__name__}"  # pinned, survives a move or rename
+    assert get_topic(event) == topic and resolve_topic(topic) is event
+    assert event.class_version >= 1
+    assert event.__name__.endswith(("ed", "SignedOff", "Withdrawn"))  # past tense
+    fields = {f.name for f in dataclasses.fields(event)}
+    assert {"actor_id", "actor_name", "meaning", "timestamp"} <= fields
+    if event.__name__ in NEEDS_REASON:
+        assert "reason" in fields
