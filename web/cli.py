@@ -139,5 +139,15 @@ def serve_command(db_url: str | None, host: str, port: int) -> None:
     app.run(host=host, port=port)
 
 
+from web.bundle_commands import export_command, verify_bundle_command  # noqa: E402
+
+cli.add_command(export_command)
+cli.add_command(verify_bundle_command)
+
+from web.bench_command import bench_command  # noqa: E402
+
+cli.add_command(bench_command)
+
+
 def main() -> None:
     cli(prog_name="pmo-ledger")

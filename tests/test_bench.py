@@ -1,0 +1,106 @@
+"""`pmo-ledger bench` smoke tests: it runs, reports every figure, and cleans up after itself.
+
+Not timed tests: nothing here asserts a speed, only that the figures exist, are positive and
+that the ratios and verdicts are computed from them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ledger.bench import TARGETS, BenchDatabaseNotEmptyError, run_bench
+from tests.conftest import PG_HOST, PG_PORT, pg_admin, require_postgres
+from web.cli import cli
+
+RATES = ("raw_append_1", "signed_append_1", "raw_append_100", "signed_append_100",
+         "ed25519_verify_1core", "verify_limit", "verification")
+RATIOS = {"append_1": ("signed_append_1", "raw_append_1"),
+          "append_100": ("signed_append_100", "raw_append_100"),
+          "verification": ("verification", "verify_limit")}
+TINY = {"events": 200, "single": 16, "rounds": 2, "verify_runs": 1, "raw_verify_seconds": 0.05}
+
+
+def check_figures(result: dict, backend: str) -> None:
+    json.loads(json.dumps(result))  # JSON all the way down
+    for key in ("machine", "python", "backend", "cores", "rates", "ratios", "targets",
+                "meets_target", "events", "verify_ok"):
+        assert key in result, key
+    assert result["backend"] == backend
+    assert result["cores"] >= 1
+    assert result["verify_ok"] is True
+    assert result["events"]["verified"] >= result["events"]["per_save_100"] + result["events"]["one_per_save"]
+    rates = result["rates"]
+    assert set(rates) == set(RATES)
+    assert all(rates[k] > 0 for k in RATES), rates
+    assert rates["verify_limit"] == pytest.approx(rates["ed25519_verify_1core"] * result["cores"], rel=1e-3)
+    assert result["targets"] == TARGETS
+    for name, (num, den) in RATIOS.items():
+        ratio = result["ratios"][name]
+        assert ratio > 0
+        assert ratio == pytest.approx(rates[num] / rates[den], rel=2e-3, abs=2e-3)
+        assert result["meets_target"][name] is (ratio >= TARGETS[name])
+    assert result["meets_target"]["all"] is all(result["meets_target"][k] for k in TARGETS)
+
+
+def test_bench_on_a_temporary_sqlite_file() -> None:
+    check_figures(run_bench(None, **TINY), "sqlite")
+
+
+def test_bench_command_json_on_a_new_sqlite_file_removes_what_it_made(tmp_path: Path) -> None:
+    db = tmp_path / "bench.sqlite3"
+    result = CliRunner().invoke(cli, ["bench", "--db", f"sqlite:///{db}", "--events", "100",
+                                      "--single", "8", "--json"])
+    assert result.exit_code == 0, result.output
+    check_figures(json.loads(result.stdout), "sqlite")
+    assert list(tmp_path.iterdir()) == []  # the ledger and the raw baseline files are gone
+
+
+def test_bench_command_prints_a_table() -> None:
+    result = CliRunner().invoke(cli, ["bench", "--events", "100", "--single", "8"])
+    assert result.exit_code == 0, result.output
+    assert "signed/raw, 100 per save" in result.stdout
+    assert "verification/limit" in result.stdout
+
+
+def test_bench_refuses_a_database_that_holds_data(tmp_path: Path) -> None:
+    db = tmp_path / "real.sqlite3"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE precious (x)")
+        conn.execute("INSERT INTO precious VALUES (1)")
+    with pytest.raises(BenchDatabaseNotEmptyError):
+        run_bench(f"sqlite:///{db}", **TINY)
+    result = CliRunner().invoke(cli, ["bench", "--db", f"sqlite:///{db}"])
+    assert result.exit_code == 1
+    assert "only writes into a new or empty database" in result.output
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT x FROM precious").fetchall() == [(1,)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["real.sqlite3"]
+
+
+def test_bench_on_postgresql_drops_its_schemas() -> None:
+    require_postgres()
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    result = run_bench(f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test?schema={schema}", **TINY)
+    check_figures(result, "postgresql")
+    left = pg_admin("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (f"{schema}%",))
+    assert left == []
+
+
+def test_bench_refuses_a_postgresql_schema_that_holds_tables() -> None:
+    require_postgres()
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    pg_admin(f'CREATE SCHEMA "{schema}"')
+    try:
+        pg_admin(f'CREATE TABLE "{schema}".precious (x int)')
+        with pytest.raises(BenchDatabaseNotEmptyError):
+            run_bench(f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test?schema={schema}", **TINY)
+        assert pg_admin(f'SELECT count(*) FROM "{schema}".precious') == [(0,)]
+        assert pg_admin("SELECT 1 FROM pg_namespace WHERE nspname = %s", (f"{schema}_raw",)) == []
+    finally:
+        pg_admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

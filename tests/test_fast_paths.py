@@ -1,0 +1,93 @@
+"""The speed-ups must not change a byte: fast paths against the plain definitions."""
+
+from __future__ import annotations
+
+import json
+import os
+import string
+from datetime import UTC, timedelta, timezone
+
+import pytest
+import rfc8785
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger import keys
+from ledger.bench import expenditure
+from ledger.canonical import canonical_transcoder
+from ledger.errors import CanonicalEncodingError
+from ledger.hashing import signed_message
+from ledger.keys import Signer
+
+transcoder = canonical_transcoder()
+
+
+def general_path(obj: object) -> object:
+    """The encoding by definition: walk to plain data, then json (ASCII keys) or rfc8785."""
+    try:
+        plain, ascii_keys = transcoder._to_plain(obj)
+        if ascii_keys:
+            text = json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)
+            return text.encode("utf-8")
+        return rfc8785.dumps(plain)
+    except (CanonicalEncodingError, UnicodeEncodeError, rfc8785.CanonicalizationError):
+        return "refused"
+
+
+def encoded(obj: object) -> object:
+    try:
+        return transcoder.encode(obj)
+    except CanonicalEncodingError:
+        return "refused"
+
+
+scalars = st.one_of(
+    st.text(), st.booleans(), st.none(), st.integers(min_value=-(2**60), max_value=2**60),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2), st.dates(), st.uuids(),
+    st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=-3, minutes=-30))])),
+    st.datetimes(),  # naive: refused
+    st.floats(),  # refused
+    st.characters().map(lambda c: c + "\ud800"),  # a lone surrogate: refused
+)
+keys_ = st.one_of(st.text(alphabet=string.ascii_letters + "_", max_size=12), st.text(max_size=3),
+                  st.integers(0, 3))
+values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys_, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.dictionaries(keys_, values, max_size=15))
+def test_fast_encoding_of_payload_dicts_is_the_general_encoding(payload: dict) -> None:
+    assert encoded(payload) == general_path(payload)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_fast_encoding_of_any_value_is_the_general_encoding(value: object) -> None:
+    assert encoded(value) == general_path(value)
+
+
+def test_benchmark_payload_encodes_the_same_both_ways() -> None:
+    for i in range(50):
+        assert transcoder.encode(expenditure(i)) == general_path(expenditure(i))
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, keys.PARALLEL_SIGN_MIN - 1, keys.PARALLEL_SIGN_MIN, 101])
+def test_signatures_are_the_ones_openssl_makes(n: int) -> None:
+    signer = Signer.generate("t")
+    hashes = [os.urandom(32) for _ in range(n)]
+    expected = [signer.private_key.sign(signed_message(h)) for h in hashes]
+    assert signer.sign_many(hashes) == expected
+    assert [signer.sign(h) for h in hashes] == expected
+
+
+def test_signatures_without_libsodium(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keys, "_sodium", None)
+    private = Ed25519PrivateKey.generate()
+    signer = Signer(private, "t")
+    hashes = [os.urandom(32) for _ in range(40)]
+    assert signer.sign_many(hashes) == [private.sign(signed_message(h)) for h in hashes]
