@@ -11,13 +11,12 @@ amounts, the PMO lead and the sponsor sign gates off).
 Everything is decided by `random.Random(seed)` and the calendar, so the same seed and the
 same `as_of` give the same portfolio. Money is `Decimal` throughout.
 
-How it is fast: the whole history is first planned as a list of small acts, then played
-in batches. A batch is a run of acts by one person on one project; it is decided by the
-project aggregate's own command methods (the same rules and the same events as the
-`PMOApplication` commands) and saved once, signed by that person. The person's right to
-act is checked once per (person, project, kind of act) with the service's own check,
-and the project aggregates stay in memory between batches (the seeder is the only
-writer while it runs).
+How it is fast: the whole history is first planned as a list of acts, each one call of a
+public `PMOApplication` command, then played through `_Batching`: the commands run
+unchanged (every check, every rule, the same events), but on aggregates kept in memory,
+and each run of commands by one person on one project is saved once, signed by that
+person, instead of one load and one save per command. The seeder must be the only writer
+while it runs.
 """
 
 from __future__ import annotations
@@ -28,13 +27,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
-from domain.common import Who
 from domain.earned_value import figures
-from domain.policy import Rules
-from domain.project import Project
 from domain.services import Actor, PMOApplication
 from ledger.keys import Signer
 
@@ -53,19 +49,11 @@ DEMO_PEOPLE: list[tuple[str, str, str, str]] = [
     ("pmo", "Thomas Reed", "pmo", "PMO lead"),
     ("auditor", "Sarah Whitfield", "auditor", "City auditor"),
 ]
-DEMO_MARKER = "IT-2025-004"  # the first project the demo charters
+DEMO_MARKER = "IT-2026-009"  # the last project the demo charters, in its final week
 
-Op = Callable[[Project, Who, Rules], Any]
-
-
-# Who may do what (roles, action, approving): the same arguments the service passes. ----------
-
-PM = (("pm",), "act as project manager", False)
-FISCAL = (("fiscal",), "approve budget transfers", True)
-FISCAL_OR_SPONSOR = (("fiscal", "sponsor"), "approve expenditures and commitments", True)
-SPONSOR = (("sponsor",), "accept milestones", True)
-SIGNOFF = (None, "sign off gates", True)
-REVERSER = (("fiscal",), "reverse expenditures", True)
+# One command: (application, acting person) -> result, for example
+# lambda app, a: app.approve_expenditure(a, "IT-2025-004", "EXP-0001").
+Op = Callable[[PMOApplication, Actor], Any]
 
 
 @dataclass
@@ -74,9 +62,7 @@ class _Act:
     phase: int  # order within a project's week: submit, 1st approval, 2nd, 3rd, later
     actor: str
     code: str
-    perm: tuple[tuple[str, ...] | None, str, bool]
-    fn: Op | None = None
-    service: Callable[[], Any] | None = None  # a command that goes through the service
+    fn: Op
 
 
 @dataclass
@@ -91,6 +77,7 @@ class _Line:
     owed: Decimal = ZERO  # work done, not yet invoiced
     po: str | None = None
     po_remaining: Decimal = ZERO
+    po_open_week: int = 0  # invoices cite the PO only after it was approved
     vendors: list[str] = field(default_factory=list)
 
     @property
@@ -164,7 +151,7 @@ def _portfolio() -> list[_Spec]:
                ("D-03", "Dispatcher training programme"), ("D-04", "Disaster-recovery site")],
               "Public Safety Capital Fund", "CC-2210", "capital", "Chief Karen Holt, Emergency Communications"),
         _Spec("IT-2025-007", "ERP Financials and HR Modernization", "pm2", 2, 92, d("5800000.00"), 4,
-              d("1.22"), d("0.97"),
+              d("1.25"), d("0.97"),
               [("LB-01", "Implementation consultants", "labour", d("0.40"), d("0.53")),
                ("HW-01", "Integration servers", "hardware", d("0.04"), d("0.03")),
                ("SW-01", "ERP subscription", "software", d("0.22"), d("0.18")),
@@ -216,7 +203,8 @@ def _portfolio() -> list[_Spec]:
               ["Gigabit Wi-Fi in all 14 branches", "Replace end-of-life switches"],
               "Network switches, wireless access points and a managed guest Wi-Fi service.",
               [("D-01", "Branch network refresh"), ("D-02", "Guest Wi-Fi service")],
-              "Library Capital Fund", "CC-5100", "capital", "Paul Nguyen, Library Director"),
+              "Library Capital Fund", "CC-5100", "capital", "Paul Nguyen, Library Director",
+              review="G4"),
         _Spec("IT-2026-003", "Council Meeting Video and Agenda Management", "pm", 62, 110, d("420000.00"), 1,
               d("1.00"), d("1.00"), std,
               {"labour": ["Civic Digital Partners"], "hardware": ["CDW Government"],
@@ -251,6 +239,26 @@ def _portfolio() -> list[_Spec]:
               [("D-01", "Primary site cluster"), ("D-02", "Secondary site cluster"),
                ("D-03", "Backup and recovery service")],
               "Technology Fund", "CC-1150", "capital", "Marcus Lee, Chief Information Security Officer"),
+        _Spec("IT-2025-010", "Fleet Telematics and Fuel Management", "pm", 6, 66, d("1150000.00"), 4,
+              d("1.00"), d("0.98"), std,
+              {"labour": ["Civic Digital Partners", "Bluewater Data Services"],
+               "hardware": ["CDW Government", "Geotab (via CDW Government)"], "software": ["Samsara"],
+               "vendor services": ["Samsara"], "training": ["Metro Training Partners"]},
+              ["GPS telematics on 1,100 city vehicles", "Cut fuel use by 8% through idling reports"],
+              "Telematics devices, fuel-card integration and a fleet maintenance dashboard.",
+              [("D-01", "Telematics devices installed"), ("D-02", "Fuel-card integration"),
+               ("D-03", "Fleet dashboard")],
+              "Fleet Internal Service Fund", "CC-7200", "capital", "Denise Walker, Fleet Manager"),
+        _Spec("IT-2025-027", "Police Body-Worn Camera Program", "pm2", 28, 96, d("2100000.00"), 3,
+              d("1.02"), d("1.01"), std,
+              {"labour": ["Accenture", "Civic Digital Partners"], "hardware": ["Axon Enterprise"],
+               "software": ["Axon Enterprise"], "vendor services": ["Axon Enterprise"],
+               "training": ["City College Workforce Center"]},
+              ["Cameras for all 640 sworn officers", "Evidence retained to the state schedule"],
+              "Body-worn cameras, docking stations, cloud evidence management and redaction.",
+              [("D-01", "Cameras and docks deployed"), ("D-02", "Evidence management service"),
+               ("D-03", "Records retention integration")],
+              "Public Safety Capital Fund", "CC-2210", "capital", "Chief Karen Holt, Emergency Communications"),
         _Spec("IT-2026-009", "Utility Billing CIS Upgrade", "pm2", 77, 140, d("3200000.00"), 0,
               d("1.00"), d("1.00"), std,
               {"labour": ["Plante Moran"], "hardware": ["Dell Technologies"], "software": ["Tyler Technologies"],
@@ -315,9 +323,14 @@ HARDWARE_ITEMS = ["PowerEdge R760 servers", "Access switches, 48-port", "Wireles
 # The planner ---------------------------------------------------------------------------------
 
 
+def _round_down(value: Decimal, step: int) -> Decimal:
+    """`value` rounded down to a multiple of `step` dollars, with two places."""
+    return Decimal(int(value // step) * step).quantize(CENT)
+
+
 class _Planner:
-    """Plans the whole history, week by week, as acts; keeps its own books so that no
-    approval it plans would be refused."""
+    """Plans the whole history, week by week, as acts. It keeps its own books of every
+    line, so that no approval it plans would overdraw one."""
 
     def __init__(self, rng: random.Random, week0: date, as_of: date) -> None:
         self.rng = rng
@@ -325,165 +338,191 @@ class _Planner:
         self.as_of = as_of
         self.acts: list[_Act] = []
         self.invoice_counters: dict[str, int] = {}
-        self.refs: dict[str, dict[str, str]] = {}  # project code -> planning key -> id
-
-    # Calendar -----------------------------------------------------------------------------
 
     def day(self, week: int, weekday: int = 0) -> date:
         return self.week0 + timedelta(weeks=week, days=weekday)
 
-    def bday(self, week: int) -> date:
+    def business_day(self, week: int) -> date:
         return self.day(week, self.rng.randint(0, 4))
 
-    # Money -----------------------------------------------------------------------------------
-
     def amount(self, lo: int, hi: int) -> Decimal:
-        """A random amount in whole dollars lo..hi, with cents."""
+        """A random amount between lo and hi dollars, in cents."""
         return (Decimal(self.rng.randint(lo * 100, hi * 100)) / 100).quantize(CENT)
 
-    def invoice_number(self, vendor: str) -> str:
-        prefix = "".join(w[0] for w in vendor.replace("(", " ").split() if w[0].isalpha()).upper()[:4]
-        n = self.invoice_counters.get(vendor)
-        if n is None:
-            n = self.rng.randint(10000, 89999)
+    def invoice_number(self, vendor: str, when: date) -> str:
+        """Each vendor numbers its invoices in its own increasing series."""
+        words = vendor.replace("(", " ").split()
+        prefix = "".join(w[0] for w in words if w[0].isalpha()).upper()[:4]
+        n = self.invoice_counters.get(vendor) or self.rng.randint(10000, 89999)
         n += self.rng.randint(1, 29)
         self.invoice_counters[vendor] = n
-        return f"{prefix}-{self.as_of.year % 100:02d}{n:06d}"
-
-    def add(self, week: int, phase: int, actor: str, code: str, perm: tuple, fn: Op) -> None:
-        self.acts.append(_Act(week, phase, actor, code, perm, fn=fn))
+        return f"{prefix}-{when.year % 100:02d}{n:06d}"
 
 
 def _fiscal_pair(rng: random.Random) -> tuple[str, str]:
+    """Who approves first and who second (over the two-officer threshold)."""
     return ("fiscal", "fiscal2") if rng.random() < 0.55 else ("fiscal2", "fiscal")
 
 
+GATE_SIGNERS = {"G0": ["pmo", "sponsor"], "G1": ["fiscal", "pmo", "sponsor"],
+                "G2": ["pmo", "sponsor"], "G3": ["pmo", "sponsor"], "G4": ["fiscal", "pmo", "sponsor"]}
+GATE_ARTIFACTS = {
+    "G0": ["business-case.pdf", "project-charter.pdf"],
+    "G1": ["project-management-plan.pdf", "baseline-schedule.xlsx", "cost-estimate.xlsx"],
+    "G2": ["signed-contract.pdf", "security-review.pdf", "resource-plan.xlsx"],
+    "G3": ["uat-sign-off.pdf", "cutover-plan.pdf", "operations-handover.pdf"],
+    "G4": ["closeout-report.pdf", "lessons-learned.docx", "financial-reconciliation.xlsx"],
+}
+# category: (owed before an invoice is sent, smallest and largest invoice) in dollars
+INVOICE_SIZES = {
+    "labour": (1000, 700, 3600),  # weekly timesheets, one consultant each
+    "hardware": (6000, 2500, 45000),
+    "software": (8000, 3000, 120000),
+    "vendor services": (10000, 6000, 70000),
+    "training": (1500, 800, 9000),
+}
+DUAL = Decimal("25000.00")  # the default policy's thresholds (the demo does not change them)
+SPONSOR_TOO = Decimal("100000.00")
+
+
 class _ProjectPlan:
-    """One project's history."""
+    """One project's history: what its people do, week by week."""
 
     def __init__(self, planner: _Planner, spec: _Spec) -> None:
         self.p = planner
         self.s = spec
         self.rng = planner.rng
         self.code = spec.code
-        self.refs: dict[str, str] = planner.refs.setdefault(spec.code, {})
-        weeks = spec.finish - spec.start
-        self.weeks = weeks
-        start, finish = planner.day(spec.start), planner.day(spec.finish, 4)
-        self.start_date, self.finish_date = start, finish
-        span = (finish - start).days
+        self.pm = spec.pm
+        self.refs: dict[str, str] = {}  # planning key -> id the ledger gave (EXP-0001, CR-001...)
+        self.counter = 0
+        self.start_date, self.finish_date = planner.day(spec.start), planner.day(spec.finish, 4)
+        span = (self.finish_date - self.start_date).days
         self.lines: dict[str, _Line] = {}
-        contingency = None
         for code, name, category, share, spend in spec.lines:
-            budget = (spec.bac * share).quantize(Decimal("1000"), rounding=ROUND_DOWN).quantize(CENT)
-            line = _Line(code, name, category, budget, spend, vendors=list(spec.vendors.get(category, [])))
-            self.lines[code] = line
-            if category == "contingency":
-                contingency = line
-        self.contingency = contingency
+            self.lines[code] = _Line(code, name, category, _round_down(spec.bac * share, 1000), spend,
+                                     vendors=list(spec.vendors.get(category, [])))
+        self.contingency = self.lines.get("CT-01")
         self.milestones: dict[str, _Milestone] = {}
         for i, (name, a, b, share) in enumerate(MILESTONE_PLAN, start=1):
-            ms = start + timedelta(days=int(span * a))
-            mf = start + timedelta(days=int(span * b))
-            self.milestones[f"M-{i:02d}"] = _Milestone(f"M-{i:02d}", name, ms, mf, (spec.bac * share).quantize(CENT))
-        g = spec.gate_weeks or {
+            code = f"M-{i:02d}"
+            self.milestones[code] = _Milestone(
+                code, name, self.start_date + timedelta(days=int(span * a)),
+                self.start_date + timedelta(days=int(span * b)), (spec.bac * share).quantize(CENT))
+        weeks = spec.finish - spec.start
+        self.gate_weeks = spec.gate_weeks or {
             "G0": spec.start + 1, "G1": spec.start + 5, "G2": spec.start + 10,
             "G3": spec.start + int(weeks * 0.82), "G4": spec.finish + 2,
         }
-        self.gate_weeks = g
         self.gates_passed = 0
         self.closed = False
-        self.ac = ZERO
+        self.ac = ZERO  # actual cost the planner has turned into work owed to vendors
         self.risks: list[dict[str, Any]] = []
         self.issues: list[dict[str, Any]] = []
+        self.risk_titles = self.rng.sample(RISKS, len(RISKS))  # this project's register, in order
+        self.issue_titles = self.rng.sample(ISSUES, len(ISSUES))
         self.next_risk = spec.start + self.rng.randint(1, 4)
         self.next_issue = spec.start + self.rng.randint(8, 14)
         self.cr_count = 0
-        self.tr_count = 0
-        self.pending_crs: list[str] = []
+        self.cr_busy_until = -1  # no new change request while one is being decided
         self.to_reverse: list[tuple[int, str, Decimal, str]] = []
+        self.approved: list[tuple[str, str]] = []  # (planning key, category) of approved invoices
         self.resubmit: list[tuple[str, str, Decimal, str, str, str | None]] = []
 
     # Helpers ---------------------------------------------------------------------------------
 
-    def add(self, week: int, phase: int, actor: str, perm: tuple, fn: Op) -> None:
-        self.p.add(week, phase, actor, self.code, perm, fn)
+    def add(self, week: int, phase: int, actor: str, fn: Op) -> None:
+        self.p.acts.append(_Act(week, phase, actor, self.code, fn))
 
     def key(self, kind: str) -> str:
-        return f"{kind}{len(self.refs)}-{self.rng.randint(0, 10**9)}"
+        self.counter += 1
+        return f"{kind}-{self.counter}"
+
+    def keep(self, key: str, value: str) -> str:
+        self.refs[key] = value
+        return value
 
     def actual_percent(self, m: _Milestone, t: date) -> int:
-        """Percent complete at t: planned fraction, at the project's pace."""
-        span = (m.finish - m.start).days or 1
-        done = Decimal((t - m.start).days) * self.s.pace / Decimal(span)
-        return max(0, min(100, int(done * 100)))
+        """Percent complete at t: the planned fraction at the point of the schedule the
+        project has really reached (a project at pace 0.7 has done 7 weeks' work in 10)."""
+        reached = Decimal((t - self.start_date).days) * self.s.pace
+        start = Decimal((m.start - self.start_date).days)
+        span = Decimal((m.finish - m.start).days)
+        if span <= 0:
+            return 100 if reached >= start else 0
+        return max(0, min(100, int((reached - start) / span * 100)))
 
     def ev(self) -> Decimal:
         return sum((m.value * m.percent / 100 for m in self.milestones.values()), ZERO)
 
-    # The week -------------------------------------------------------------------------------
+    # The week ---------------------------------------------------------------------------------
 
     def week(self, w: int) -> None:
         s = self.s
-        if w < s.start or self.closed:
-            if self.closed:
-                self.late_reversals(w)
+        if self.closed:
+            self.late_reversals(w)
+            return
+        if w < s.start:
             return
         if w == s.start:
             self.charter(w)
             return
         if s.baseline and w in (s.start + 1, s.start + 2, s.start + 3):
             self.baseline(w, w - s.start)
+        if w + 1 == self.gate_weeks["G4"] and s.passed >= 4:
+            self.close_purchase_orders(w)
         self.gates(w)
-        if not s.baseline:
+        if not s.baseline or self.closed:
             return
+        if self.code == "IT-2025-007" and w == 40:
+            self.add(w, 0, self.pm, lambda app, a: app.amend_charter(
+                a, self.code, {"business_relationship_manager": "Carlos Ruiz, Finance Director"},
+                reason="Janet Moore retired; the new Finance Director owns the business case"))
         self.money(w)
         self.progress(w)
         self.risks_and_issues(w)
         self.status_report(w)
         self.change_control(w)
 
-    # Charter and baseline -----------------------------------------------------------------
+    # Charter and baseline ---------------------------------------------------------------------
 
     def charter(self, w: int) -> None:
-        s, pm = self.s, self.s.pm
+        s, code = self.s, self.code
         fields = dict(
-            code=s.code, title=s.title, sponsor="sponsor", project_manager=pm,
+            code=code, title=s.title, sponsor="sponsor", project_manager=self.pm,
             business_relationship_manager=s.brm, objectives=list(s.objectives),
-            scope_statement=s.scope, start_date=self.start_date,
-            target_finish=self.finish_date, fund=s.fund, cost_centre=s.cost_centre,
-            funding_type=s.funding_type,
+            scope_statement=s.scope, start_date=self.start_date, target_finish=self.finish_date,
+            fund=s.fund, cost_centre=s.cost_centre, funding_type=s.funding_type,
         )
-        self.p.acts.append(_Act(w, 0, pm, s.code, PM, fn=None, service=lambda app, actors: app.charter_project(
-            actors[pm], **fields)))
+        self.add(w, 0, self.pm, lambda app, a: app.charter_project(a, **fields))
 
     def baseline(self, w: int, step: int) -> None:
-        pm = self.s.pm
+        code = self.code
         if step == 1:
             for key, name in self.s.deliverables:
-                self.add(w, 0, pm, PM, lambda p, who, r, k=key, n=name: p.add_deliverable(
-                    deliverable=k, name=n, description="", by=who))
+                self.add(w, 0, self.pm, lambda app, a, k=key, n=name: app.add_deliverable(
+                    a, code, deliverable=k, name=n))
             for line in self.lines.values():
-                self.add(w, 0, pm, PM, lambda p, who, r, ln=line: p.add_budget_line(
-                    line=ln.code, name=ln.name, category=ln.category, amount=ln.budget, by=who))
+                self.add(w, 0, self.pm, lambda app, a, ln=line, amt=line.budget: app.add_budget_line(
+                    a, code, line=ln.code, name=ln.name, category=ln.category, amount=amt))
         elif step == 2:
             for m in self.milestones.values():
-                self.add(w, 0, pm, PM, lambda p, who, r, m=m: p.add_milestone(
-                    milestone=m.code, name=m.name, planned_start=m.start, planned_finish=m.finish,
-                    budgeted_value=m.value, by=who))
+                # Values bound now: the planner's milestone changes later (change requests).
+                self.add(w, 0, self.pm, lambda app, a, k=m.code, n=m.name, b=m.start, f=m.finish, bv=m.value:
+                         app.add_milestone(a, code, milestone=k, name=n, planned_start=b,
+                                           planned_finish=f, budgeted_value=bv))
         else:
             # Refined estimate after vendor quotes: labour up, hardware down, same total.
             lb, hw = self.lines["LB-01"], self.lines["HW-01"]
-            delta = (hw.budget * Decimal("0.05")).quantize(Decimal("1000"), rounding=ROUND_DOWN)
+            delta = _round_down(hw.budget * Decimal("0.05"), 1000)
             if delta > 0:
                 lb.budget += delta
                 hw.budget -= delta
-                for line in (lb, hw):
-                    self.add(w, 0, pm, PM, lambda p, who, r, ln=line.code, amt=line.budget: p.revise_budget_line(
-                        line=ln, amount=amt, name=None, category=None, by=who,
-                        reason="refined estimate after vendor quotes"))
+                for line in (hw, lb):
+                    self.add(w, 0, self.pm, lambda app, a, ln=line.code, amt=line.budget: app.revise_budget_line(
+                        a, code, ln, amount=amt, reason="refined estimate after vendor quotes"))
 
-    # Gates ----------------------------------------------------------------------------------
+    # Gates -------------------------------------------------------------------------------------
 
     def gates(self, w: int) -> None:
         s = self.s
@@ -491,60 +530,40 @@ class _ProjectPlan:
             if self.gate_weeks[gate] != w:
                 continue
             index = int(gate[1])
-            if index > s.passed or (index == s.passed and s.review != gate and not self.extra_review(gate)):
-                return
-            self.gate(w, gate, passes=index < s.passed)
+            if index < s.passed:
+                self.gate(w, gate)
+            elif index == s.passed and self.code == "IT-2025-021":
+                self.rejected_then_resubmitted(w, gate)
+            elif index == s.passed and s.review == gate:
+                self.left_in_review(w, gate)
 
-    def extra_review(self, gate: str) -> bool:
-        # The 311 system: G2 was rejected once and is back under review.
-        return self.code == "IT-2025-021" and gate == "G2"
+    def request(self, w: int, gate: str, extra: tuple[str, ...] = (), note: str = "") -> None:
+        code = self.code
+        docs = [{"name": f"{code}-{n}", "sha256": hashlib.sha256(f"{code}/{gate}/{n}".encode()).hexdigest()}
+                for n in (*GATE_ARTIFACTS[gate], *extra)]
+        note = note or f"{gate} review pack for {self.s.title}"
+        self.add(w, 0, self.pm, lambda app, a: app.request_gate_review(
+            a, code, gate, artifacts=docs, note=note))
 
-    def gate(self, w: int, gate: str, *, passes: bool) -> None:
-        pm = self.s.pm
-        artifacts = {
-            "G0": ["business-case.pdf", "project-charter.pdf"],
-            "G1": ["project-management-plan.pdf", "baseline-schedule.xlsx", "cost-estimate.xlsx"],
-            "G2": ["signed-contract.pdf", "security-review.pdf", "resource-plan.xlsx"],
-            "G3": ["uat-sign-off.pdf", "cutover-plan.pdf", "operations-handover.pdf"],
-            "G4": ["closeout-report.pdf", "lessons-learned.docx", "financial-reconciliation.xlsx"],
-        }[gate]
-        docs = [{"name": f"{self.code}-{n}",
-                 "sha256": hashlib.sha256(f"{self.code}/{gate}/{n}".encode()).hexdigest()}
-                for n in artifacts]
-        self.add(w, 0, pm, PM, lambda p, who, r: p.request_gate_review(
-            gate=gate, artifacts=docs, note=f"{gate} review pack for {self.s.title}", by=who))
-        signers = {"G0": ["pmo", "sponsor"], "G1": ["fiscal", "pmo", "sponsor"], "G2": ["pmo", "sponsor"],
-                   "G3": ["pmo", "sponsor"], "G4": ["fiscal", "pmo", "sponsor"]}[gate]
-        if self.extra_review(gate) and not passes:
-            # First round rejected by the sponsor; resubmitted two weeks later.
-            self.add(w, 1, "pmo", SIGNOFF, lambda p, who, r: _sign(p, who, r, gate, "approved"))
-            self.add(w, 2, "sponsor", SIGNOFF, lambda p, who, r: _sign(
-                p, who, r, gate, "rejected",
-                reason="the Carahsoft contract is not yet executed; resubmit with the signed contract"))
-            again = min(w + 8, WEEKS - 1)
-            self.add(again, 0, pm, PM, lambda p, who, r: p.request_gate_review(
-                gate=gate, artifacts=docs + [{"name": f"{self.code}-executed-contract.pdf"}],
-                note="resubmitted with the executed contract", by=who))
-            self.add(again, 1, "pmo", SIGNOFF, lambda p, who, r: _sign(p, who, r, gate, "approved"))
-            return
-        if not passes:
-            # Left under review: one sign-off given, the others pending.
-            first = signers[0]
-            self.add(w, 1, first, SIGNOFF, lambda p, who, r: _sign(
-                p, who, r, gate, "approved-with-conditions",
-                conditions="security office to confirm the rollout plan before go-live"))
-            return
-        order = list(signers)
+    def sign(self, w: int, phase: int, who: str, gate: str, decision: str, *, conditions: str = "",
+             reason: str = "") -> None:
+        code = self.code
+        self.add(w, phase, who, lambda app, a: app.sign_off_gate(
+            a, code, gate, decision=decision, conditions=conditions, reason=reason))
+
+    def gate(self, w: int, gate: str) -> None:
+        """A review that passes: every required signer approves, in some order."""
+        self.request(w, gate)
+        order = list(GATE_SIGNERS[gate])
         self.rng.shuffle(order)
         conditional = self.rng.random() < 0.3 or (self.code == "IT-2025-007" and gate == "G3")
         for i, signer in enumerate(order):
             if conditional and i == 0:
                 text = ("budget recovery plan to the steering committee within 30 days"
                         if self.code == "IT-2025-007" else "close open medium risks within 60 days")
-                self.add(w, i + 1, signer, SIGNOFF, lambda p, who, r, t=text: _sign(
-                    p, who, r, gate, "approved-with-conditions", conditions=t))
+                self.sign(w, i + 1, signer, gate, "approved-with-conditions", conditions=text)
             else:
-                self.add(w, i + 1, signer, SIGNOFF, lambda p, who, r: _sign(p, who, r, gate, "approved"))
+                self.sign(w, i + 1, signer, gate, "approved")
         self.gates_passed += 1
         if gate == "G2":
             self.purchase_orders(w + 1)
@@ -552,141 +571,147 @@ class _ProjectPlan:
             self.closed = True
             self.to_reverse.append((w + 3, "post-close", ZERO, ""))
 
-    # Purchase orders ------------------------------------------------------------------------
+    def left_in_review(self, w: int, gate: str) -> None:
+        """Requested near the end of the history: one sign-off given, the others pending."""
+        self.request(w, gate)
+        text = {"G0": "security office to confirm the rollout plan before G1",
+                "G4": "final vendor invoice to be reconciled before the project is archived"}.get(
+                    gate, "open medium risks to be closed before go-live")
+        self.sign(w, 1, GATE_SIGNERS[gate][0], gate, "approved-with-conditions", conditions=text)
+
+    def rejected_then_resubmitted(self, w: int, gate: str) -> None:
+        """The sponsor sends the review back; it is resubmitted and is under review again."""
+        self.request(w, gate)
+        self.sign(w, 1, "pmo", gate, "approved")
+        self.sign(w, 2, "sponsor", gate, "rejected",
+                  reason="the vendor contract is not yet executed; resubmit with the signed contract")
+        again = min(w + 8, WEEKS - 1)
+        self.request(again, gate, extra=("executed-contract.pdf",),
+                     note="resubmitted with the executed contract")
+        self.sign(again, 1, "pmo", gate, "approved")
+
+    # Purchase orders -----------------------------------------------------------------------------
 
     def purchase_orders(self, w: int) -> None:
-        pm = self.s.pm
+        code = self.code
         for line in self.lines.values():
             if line.category not in ("hardware", "software", "vendor services") or not line.vendors:
                 continue
-            share = Decimal(self.rng.randint(55, 80)) / 100
-            amount = (line.available * share).quantize(Decimal("100"), rounding=ROUND_DOWN).quantize(CENT)
+            amount = _round_down(line.available * Decimal(self.rng.randint(55, 80)) / 100, 100)
             if amount <= 0:
                 continue
-            po = f"PO-{self.code[3:7]}{self.rng.randint(10000, 99999)}"
-            vendor = line.vendors[0]
-            line.po, line.po_remaining = po, amount
+            po = f"PO-{code[3:7]}{self.rng.randint(10000, 99999)}"
+            vendor, description = line.vendors[0], f"Master agreement: {line.category} for {self.s.title}"
+            line.po, line.po_remaining, line.po_open_week = po, amount, w
             line.committed += amount
-            self.add(w, 0, pm, PM, lambda p, who, r, po=po, v=vendor, ln=line.code, a=amount, c=line.category:
-                     p.submit_commitment(po_number=po, vendor=v, line=ln, amount=a,
-                                         description=f"Master agreement: {c} for {self.s.title}", by=who))
-            self.approvals(w, amount, lambda p, who, r, po=po: p.approve_commitment(
-                po_number=po, rules=r, by=who, reason=""))
+            self.add(w, 0, self.pm, lambda app, a, po=po, v=vendor, ln=line.code, amt=amount, d=description:
+                     app.submit_commitment(a, code, po_number=po, vendor=v, line=ln, amount=amt, description=d))
+            self.approvals(w, amount, lambda app, a, po=po: app.approve_commitment(a, code, po))
+
+    def close_purchase_orders(self, w: int) -> None:
+        """Before closeout every open PO is closed; its unused rest goes back to the line."""
+        code = self.code
+        for line in self.lines.values():
+            if line.po is None:
+                continue
+            line.committed -= line.po_remaining
+            line.po_remaining = ZERO
+            self.add(w, 0, self.pm, lambda app, a, po=line.po: app.close_commitment(
+                a, code, po, reason="final invoice received; remaining encumbrance released"))
+            line.po = None
 
     def approvals(self, w: int, amount: Decimal, approve: Op) -> None:
+        """One fiscal officer; over 25,000 a second one; over 100,000 then the sponsor."""
         first, second = _fiscal_pair(self.rng)
-        self.add(w, 1, first, FISCAL_OR_SPONSOR, approve)
-        if amount > Decimal("25000.00"):
-            self.add(w, 2, second, FISCAL_OR_SPONSOR, approve)
-        if amount > Decimal("100000.00"):
-            self.add(w, 3, "sponsor", FISCAL_OR_SPONSOR, approve)
+        self.add(w, 1, first, approve)
+        if amount > DUAL:
+            self.add(w, 2, second, approve)
+        if amount > SPONSOR_TOO:
+            self.add(w, 3, "sponsor", approve)
 
-    # Spending ---------------------------------------------------------------------------------
+    # Spending -------------------------------------------------------------------------------------
 
     def money(self, w: int) -> None:
-        # Work done this week, at the project's cost factor, becomes owed to vendors.
+        # Work done, at the project's cost factor, becomes owed to the vendors of each line.
         target = self.ev() * self.s.cost_factor
         if w < self.s.start + 10:
-            # Before execution the team is mostly the project's own planners and analysts.
+            # Before execution: the planners and analysts of the first weeks.
             target = max(target, self.s.bac * Decimal("0.004") * (w - self.s.start))
-        delta = target - self.ac
-        if delta > 0:
+        if target > self.ac:
             for line in self.lines.values():
-                line.owed += (delta * line.share).quantize(CENT)
+                line.owed += ((target - self.ac) * line.share).quantize(CENT)
             self.ac = target
         for item in list(self.resubmit):
             self.resubmit.remove(item)
             self.invoice(w, *item)
-        for line in self.lines.values():
+        for line in list(self.lines.values()):
             self.bill(w, line)
         for item in [x for x in self.to_reverse if x[0] == w]:
             self.to_reverse.remove(item)
-            _, exp_key, amount, line_code = item
-            if exp_key == "post-close":
-                continue
+            _, key, amount, line_code = item
             self.lines[line_code].spent -= amount
             reason = self.rng.choice(REVERSE_REASONS)
-            self.add(w, 4, "fiscal", REVERSER, lambda p, who, r, k=exp_key, why=reason: p.reverse_expenditure(
-                expenditure_id=self.refs[k], by=who, reason=why))
+            self.add(w, 4, "fiscal", lambda app, a, k=key, why=reason: app.reverse_expenditure(
+                a, self.code, self.refs[k], reason=why))
 
     def late_reversals(self, w: int) -> None:
-        # After closeout only fiscal corrections are possible: a vendor credit memo.
+        """After closeout only fiscal corrections are possible: a vendor credit memo."""
         for item in [x for x in self.to_reverse if x[0] == w]:
             self.to_reverse.remove(item)
-            if self.refs:
-                last = [k for k in self.refs if k.startswith("exp")][-1]
-                self.add(w, 4, "fiscal", REVERSER, lambda p, who, r, k=last: p.reverse_expenditure(
-                    expenditure_id=self.refs[k], by=who,
-                    reason="vendor credit memo CM-20417 received after closeout: duplicate licence charge"))
-
-    SIZES = {  # category: (minimum to invoice, smallest and largest invoice)
-        "labour": (2500, 1800, 9500),
-        "hardware": (9000, 4000, 60000),
-        "software": (12000, 6000, 140000),
-        "vendor services": (15000, 8000, 90000),
-        "training": (3000, 1500, 14000),
-    }
+            software = [k for k, category in self.approved if category == "software"]
+            if not (software or self.approved):
+                continue
+            key = software[-1] if software else self.approved[-1][0]
+            self.add(w, 4, "fiscal", lambda app, a, k=key: app.reverse_expenditure(
+                a, self.code, self.refs[k],
+                reason="vendor credit memo CM-20417 received after closeout: duplicate licence charge"))
 
     def bill(self, w: int, line: _Line) -> None:
-        if line.category not in self.SIZES or not line.vendors:
+        if line.category not in INVOICE_SIZES or not line.vendors:
             return
-        minimum, lo, hi = self.SIZES[line.category]
+        minimum, lo, hi = INVOICE_SIZES[line.category]
         while line.owed >= minimum:
-            amount = min(line.owed, self.p.amount(lo, hi)).quantize(CENT)
-            if amount > line.owed:
-                amount = line.owed
+            amount = min(line.owed, self.p.amount(lo, hi))
             vendor = self.rng.choice(line.vendors)
-            po = line.po if line.po and amount <= line.po_remaining else None
+            cite = line.po is not None and w > line.po_open_week and amount <= line.po_remaining
+            po = line.po if cite else None
             if po is None and amount > line.available:
-                if not self.find_money(w, line, amount):
-                    return
-                return  # billed next week, once the money has moved
+                self.find_money(w, line, amount)
+                return  # billed in a later week, once the money has moved
             line.owed -= amount
-            self.invoice(w, line.code, vendor, amount, self.p.invoice_number(vendor),
+            self.invoice(w, line.code, vendor, amount, self.p.invoice_number(vendor, self.p.day(w)),
                          self.describe(line, w), po)
 
-    def find_money(self, w: int, line: _Line, amount: Decimal) -> bool:
-        """Move budget to a line that ran short: a transfer from the reserve, or a change
-        request once the reserve is spent. False when nothing more can be done this week."""
-        if self.pending_crs:
-            return False
-        need = (amount - line.available + line.budget * Decimal("0.06")).quantize(Decimal("1000")) + Decimal("1000")
-        pm = self.s.pm
-        ct = self.contingency
+    def find_money(self, w: int, line: _Line, amount: Decimal) -> None:
+        """Move budget to a line that ran short: a transfer from the reserve, or (once the
+        baseline is locked and the reserve is spent) a change request."""
+        if w <= self.cr_busy_until:
+            return
+        code, ct = self.code, self.contingency
+        need = _round_down(amount - line.available + line.budget * Decimal("0.06"), 1000) + 1000
         if ct is not None and ct.available >= need:
             ct.budget -= need
             line.budget += need
             key = self.key("tr")
             reason = f"{line.name} running short: move {need:,.2f} from the management reserve"
-            self.add(w, 0, pm, PM, lambda p, who, r, k=key, ln=line.code, a=need, why=reason: self._set(
-                k, p.request_transfer(from_line="CT-01", to_line=ln, amount=a, by=who, reason=why)))
-            approver = self.rng.choice(["fiscal", "fiscal2"])
-            self.add(w, 1, approver, FISCAL, lambda p, who, r, k=key: p.approve_transfer(
-                transfer_id=self.refs[k], by=who, reason="reserve available; within the PM's authority"))
-            return True
+            self.add(w, 0, self.pm, lambda app, a, ln=line.code, amt=need: self.keep(key, app.request_budget_transfer(
+                a, code, from_line="CT-01", to_line=ln, amount=amt, reason=reason)))
+            self.add(w, 1, self.rng.choice(["fiscal", "fiscal2"]), lambda app, a: app.approve_budget_transfer(
+                a, code, self.refs[key], reason="reserve available; within the PM's authority"))
+            return
         if self.gates_passed < 2:
-            return False
-        need = (need * 3).quantize(Decimal("10000"))
+            return
+        need = _round_down(need * 3, 10000)
         line.budget += need
         key = self.key("cr")
-        self.pending_crs.append(key)
+        self.cr_busy_until = w
         title = f"Additional funding for {line.name.lower()}"
-        self.add(w, 0, pm, PM, lambda p, who, r, k=key, ln=line.code, a=need, t=title: self._set(
-            k, p.submit_change_request(
-                title=t, description=f"Increase {ln} by {a:,.2f}.",
-                justification="Actual effort exceeds the estimate; the management reserve is exhausted.",
-                cost_impacts=[{"line": ln, "amount": a}], schedule_impacts=[], scope_impact="",
-                deliverables=[], by=who)))
-        self.add(w + 1, 1, "sponsor", (("sponsor",), "approve change requests", True),
-                 lambda p, who, r, k=key: p.approve_change_request(
-                     cr_id=self.refs[k], approver_role=r.change_approver_role, by=who,
-                     reason="approved by the IT steering committee"))
-        self.pending_crs_clear_week = w + 1
-        return False
-
-    def _set(self, key: str, value: str) -> str:
-        self.refs[key] = value
-        return value
+        self.add(w, 0, self.pm, lambda app, a, ln=line.code, amt=need: self.keep(key, app.submit_change_request(
+            a, code, title=title, description=f"Increase {ln} by {amt:,.2f}.",
+            justification="Actual effort exceeds the estimate; the management reserve is exhausted.",
+            cost_impacts=[{"line": ln, "amount": amt}])))
+        self.add(w, 2, "sponsor", lambda app, a: app.approve_change_request(
+            a, code, self.refs[key], reason="approved by the IT steering committee"))
 
     def describe(self, line: _Line, w: int) -> str:
         friday = self.p.day(w, 4)
@@ -702,19 +727,18 @@ class _ProjectPlan:
 
     def invoice(self, w: int, line: str, vendor: str, amount: Decimal, number: str,
                 description: str, po: str | None) -> None:
-        pm = self.s.pm
-        key = self.key("exp")
-        invoice_date = self.p.bday(w)
-        state = self.lines[line]
+        code, key, state = self.code, self.key("exp"), self.lines[line]
+        invoice_date = self.p.business_day(w)
         if po is not None:
             state.po_remaining -= amount
             state.committed -= amount
         state.spent += amount
         sha = hashlib.sha256(f"{vendor}|{number}|{amount}|{invoice_date}".encode()).hexdigest()
-        self.add(w, 0, pm, PM, lambda p, who, r: self._set(key, p.submit_expenditure(
-            line=line, amount=amount, vendor=vendor, invoice_number=number, invoice_date=invoice_date,
-            description=description, po_number=po, document_sha256=sha, by=who)))
-        first, second = _fiscal_pair(self.rng)
+        self.add(w, 0, self.pm, lambda app, a: self.keep(key, app.submit_expenditure(
+            a, code, line=line, amount=amount, vendor=vendor, invoice_number=number,
+            invoice_date=invoice_date, description=description, po_number=po, document_sha256=sha)))
+        if w >= WEEKS - 1:
+            return  # this week's invoices wait in the fiscal officers' queue
         if self.rng.random() < 0.025:
             # Rejected; the PM resubmits a corrected invoice the next week.
             state.spent -= amount
@@ -722,92 +746,86 @@ class _ProjectPlan:
                 state.po_remaining += amount
                 state.committed += amount
             reason = self.rng.choice(REJECT_REASONS)
-            self.add(w, 1, first, FISCAL_OR_SPONSOR, lambda p, who, r, why=reason: p.reject_expenditure(
-                expenditure_id=self.refs[key], by=who, reason=why))
+            self.add(w, 1, _fiscal_pair(self.rng)[0], lambda app, a: app.reject_expenditure(
+                a, code, self.refs[key], reason=reason))
             self.resubmit.append((line, vendor, amount, number + "-R1", description, po))
             return
-        approve = lambda p, who, r: p.approve_expenditure(  # noqa: E731
-            expenditure_id=self.refs[key], rules=r, by=who, reason="")
-        self.add(w, 1, first, FISCAL_OR_SPONSOR, approve)
-        if amount > Decimal("25000.00"):
-            self.add(w, 2, second, FISCAL_OR_SPONSOR, approve)
-        if amount > Decimal("100000.00"):
-            self.add(w, 3, "sponsor", FISCAL_OR_SPONSOR, approve)
-        if po is None and self.rng.random() < 0.004 and not self.closed:
+        self.approvals(w, amount, lambda app, a: app.approve_expenditure(a, code, self.refs[key]))
+        if po is None and self.rng.random() < 0.004:
             self.to_reverse.append((w + self.rng.randint(1, 3), key, amount, line))
+        else:
+            self.approved.append((key, state.category))
 
-    # Progress ---------------------------------------------------------------------------------
+    # Progress ----------------------------------------------------------------------------------
 
     def progress(self, w: int) -> None:
-        pm, friday = self.s.pm, self.p.day(w, 4)
+        if w < self.s.start + 3:
+            return  # the milestones enter the baseline in the second week
+        code, wednesday, friday = self.code, self.p.day(w, 2), self.p.day(w, 4)
         for m in self.milestones.values():
             if m.accepted:
                 continue
             if m.percent == 100:
                 m.accepted = True
-                self.add(w, 4, "sponsor", SPONSOR, lambda p, who, r, m=m, d=self.p.day(w, 2): p.accept_milestone(
-                    milestone=m.code, accepted_on=d, by=who, reason="user acceptance signed"))
+                self.add(w, 4, "sponsor", lambda app, a, m=m.code: app.accept_milestone(
+                    a, code, m, accepted_on=wednesday, reason="user acceptance signed"))
                 continue
             percent = self.actual_percent(m, friday)
             if percent <= m.percent:
                 continue
             m.percent = percent
             note = "complete" if percent == 100 else ""
-            self.add(w, 0, pm, PM, lambda p, who, r, m=m.code, pc=percent, d=friday, n=note: p.report_progress(
-                milestone=m, percent=pc, as_of=d, note=n, by=who))
+            self.add(w, 0, self.pm, lambda app, a, m=m.code, pc=percent, n=note: app.report_progress(
+                a, code, m, percent=pc, as_of=friday, note=n))
 
     # Risks and issues ---------------------------------------------------------------------------
 
     def risks_and_issues(self, w: int) -> None:
-        pm, rng = self.s.pm, self.rng
+        code, rng = self.code, self.rng
+        owner = self.s.brm.split(",")[0]
         if w >= self.next_risk and len(self.risks) < len(RISKS):
-            title, mitigation = RISKS[(len(self.risks) + len(self.code)) % len(RISKS)]
+            title, mitigation = self.risk_titles[len(self.risks)]
             risk = {"key": self.key("risk"), "p": rng.randint(2, 4), "i": rng.randint(2, 5),
                     "status": "open", "review": w + rng.randint(3, 6)}
             self.risks.append(risk)
-            self.add(w, 0, pm, PM, lambda p, who, r, k=risk["key"], t=title, pr=risk["p"], im=risk["i"],
-                     mi=mitigation: self._set(k, p.raise_risk(
-                         title=t, probability=pr, impact=im, owner=self.s.brm.split(",")[0],
-                         mitigation=mi, description="", by=who)))
+            self.add(w, 0, self.pm, lambda app, a, k=risk["key"], pr=risk["p"], im=risk["i"], t=title, mi=mitigation:
+                     self.keep(k, app.raise_risk(a, code, title=t, probability=pr, impact=im, owner=owner,
+                                                 mitigation=mi)))
             self.next_risk = w + rng.randint(5, 10)
         for risk in self.risks:
             if risk["status"] == "closed" or w < risk["review"]:
                 continue
-            risk["review"] = w + rng.randint(3, 7)
+            risk["review"] = w + rng.randint(2, 5)
             if rng.random() < 0.25:
                 risk["status"] = "closed"
-                self.add(w, 0, pm, PM, lambda p, who, r, k=risk["key"]: p.close_risk(
-                    risk_id=self.refs[k], by=who, reason="mitigation complete; exposure no longer material"))
+                self.add(w, 0, self.pm, lambda app, a, k=risk["key"]: app.close_risk(
+                    a, code, self.refs[k], reason="mitigation complete; exposure no longer material"))
                 continue
             prob = max(1, min(5, risk["p"] + rng.choice([-1, -1, 0, 1])))
             impact = max(1, min(5, risk["i"] + rng.choice([-1, 0, 0, 1])))
-            status = "mitigating"
-            if (prob, impact, status) == (risk["p"], risk["i"], risk["status"]):
-                prob = max(1, prob - 1) if prob > 1 else prob + 1
-            risk.update(p=prob, i=impact, status=status)
-            self.add(w, 0, pm, PM, lambda p, who, r, k=risk["key"], pr=prob, im=impact, st=status: p.update_risk(
-                risk_id=self.refs[k], probability=pr, impact=im, owner=None, mitigation=None,
-                status=st, by=who, reason="monthly risk review"))
+            if (prob, impact, "mitigating") == (risk["p"], risk["i"], risk["status"]):
+                prob = prob - 1 if prob > 1 else prob + 1
+            risk.update(p=prob, i=impact, status="mitigating")
+            self.add(w, 0, self.pm, lambda app, a, k=risk["key"], pr=prob, im=impact: app.update_risk(
+                a, code, self.refs[k], probability=pr, impact=im, status="mitigating",
+                reason="monthly risk review"))
         if w >= self.next_issue:
-            title, severity = ISSUES[(len(self.issues) + w) % len(ISSUES)]
+            title, severity = self.issue_titles[len(self.issues) % len(ISSUES)]
             issue = {"key": self.key("issue"), "resolve": w + rng.randint(2, 6)}
             self.issues.append(issue)
-            self.add(w, 0, pm, PM, lambda p, who, r, k=issue["key"], t=title, sv=severity: self._set(
-                k, p.raise_issue(title=t, description=f"{t}; impact on the current sprint under review.",
-                                 severity=sv, owner=self.s.brm.split(",")[0], by=who)))
+            self.add(w, 0, self.pm, lambda app, a, k=issue["key"], t=title, sv=severity: self.keep(k, app.raise_issue(
+                a, code, title=t, description=f"{t}; impact on the current sprint under review.",
+                severity=sv, owner=owner)))
             if severity in ("high", "critical"):
-                self.add(w + 1, 0, pm, PM, lambda p, who, r, k=issue["key"]: p.escalate_issue(
-                    issue_id=self.refs[k], to="sponsor", by=who,
-                    reason="needs a decision above the project"))
+                self.add(w + 1, 0, self.pm, lambda app, a, k=issue["key"]: app.escalate_issue(
+                    a, code, self.refs[k], to="sponsor", reason="needs a decision above the project"))
             self.next_issue = w + rng.randint(8, 16)
         for issue in self.issues:
-            if issue.get("resolve") == w:
-                issue["resolve"] = None
-                self.add(w, 0, pm, PM, lambda p, who, r, k=issue["key"]: p.resolve_issue(
-                    issue_id=self.refs[k], resolution="workaround in place; root cause fixed by the vendor",
-                    by=who))
+            if issue["resolve"] == w:
+                self.add(w, 0, self.pm, lambda app, a, k=issue["key"]: app.resolve_issue(
+                    a, code, self.refs[k], resolution="workaround in place; root cause fixed by the vendor"))
 
-    # Status reports ------------------------------------------------------------------------------
+    # Status reports ---------------------------------------------------------------------------
 
     def status_report(self, w: int) -> None:
         monday = self.p.day(w)
@@ -817,138 +835,164 @@ class _ProjectPlan:
         start = max(end.replace(day=1), self.start_date)
         if end < start:
             return
-        self.add(w, 0, self.s.pm, PM, lambda p, who, r, a=start, b=end: _publish(p, who, r, a, b))
+        self.add(w, 0, self.pm, lambda app, a: _publish(app, a, self.code, start, end))
 
-    # Change control --------------------------------------------------------------------------------
+    # Change control ---------------------------------------------------------------------------
 
     def change_control(self, w: int) -> None:
-        if getattr(self, "pending_crs_clear_week", None) == w:
-            self.pending_crs.clear()
-        if self.gates_passed < 2 or self.pending_crs:
+        """Change requests at a steady rhythm once execution starts: approved, rejected,
+        approved, withdrawn... each asking for more vendor time and two more weeks of UAT."""
+        code = self.code
+        if code == "IT-2025-012" and w == WEEKS - 2:
+            self.rebaseline_request(w)
             return
-        s, pm, rng = self.s, self.s.pm, self.rng
-        if rng.random() > 0.045:
+        if self.gates_passed < 3 or (w - self.gate_weeks["G2"]) % 9 != 4 or w <= self.cr_busy_until:
             return
         m = self.milestones["M-04"]
-        if m.accepted or m.percent > 0 or self.closed:
+        if m.accepted or m.percent > 0:
             return
-        self.cr_count += 1
         key = self.key("cr")
-        outcome = rng.choice(["approved", "approved", "rejected", "withdrawn"])
-        if self.cr_count == 1 and s.code == "IT-2025-018":
-            outcome = "approved"
-            line_key = "SW-02"
-            cost = [{"line": line_key, "amount": Decimal("85000.00"), "name": "Backup software",
+        self.cr_busy_until = w + 1
+        outcome = ("approved", "rejected", "approved", "withdrawn")[self.cr_count % 4]
+        self.cr_count += 1
+        if self.cr_count == 1 and code == "IT-2025-018":
+            cost = [{"line": "SW-02", "amount": Decimal("85000.00"), "name": "Backup software",
                      "category": "software"}]
         else:
-            cost = [{"line": "VS-01", "amount": self.p.amount(15, 60) * 1000}]
+            cost = [{"line": "VS-01", "amount": Decimal(self.rng.randint(15, 60) * 1000).quantize(CENT)}]
         new_finish = m.finish + timedelta(days=14)
-        sched = [{"milestone": "M-04", "planned_finish": new_finish}]
+        schedule = [{"milestone": "M-04", "planned_finish": new_finish}]
         title = {1: "Additional interface to the asset management system",
                  2: "Extend user acceptance testing by two weeks",
                  3: "Add accessibility remediation sprint"}.get(self.cr_count, "Scope adjustment")
-        self.add(w, 0, pm, PM, lambda p, who, r, k=key, c=cost, sc=sched, t=title: self._set(k, p.submit_change_request(
-            title=t, description=f"{t} requested by the business owner.",
+        self.add(w, 0, self.pm, lambda app, a: self.keep(key, app.submit_change_request(
+            a, code, title=title, description=f"{title}, requested by the business owner.",
             justification="Required for the department to accept the system.",
-            cost_impacts=c, schedule_impacts=sc, scope_impact=t, deliverables=[], by=who)))
-        self.pending_crs.append(key)
-        self.pending_crs_clear_week = w + 1
+            cost_impacts=cost, schedule_impacts=schedule, scope_impact=title)))
         if outcome == "approved":
             m.finish = new_finish
             for impact in cost:
                 if impact["line"] in self.lines:
                     self.lines[impact["line"]].budget += impact["amount"]
-            self.add(w + 1, 1, "sponsor", (("sponsor",), "approve change requests", True),
-                     lambda p, who, r, k=key: p.approve_change_request(
-                         cr_id=self.refs[k], approver_role=r.change_approver_role, by=who,
-                         reason="benefits justify the cost"))
+                else:
+                    self.lines[impact["line"]] = _Line(impact["line"], impact["name"], impact["category"],
+                                                       impact["amount"], ZERO)
+            self.add(w, 2, "sponsor", lambda app, a: app.approve_change_request(
+                a, code, self.refs[key], reason="benefits justify the cost"))
         elif outcome == "rejected":
-            self.add(w + 1, 1, "sponsor", (("sponsor",), "reject change requests", True),
-                     lambda p, who, r, k=key: p.reject_change_request(
-                         cr_id=self.refs[k], by=who, reason="defer to phase 2; no funding this fiscal year"))
+            self.add(w, 2, "sponsor", lambda app, a: app.reject_change_request(
+                a, code, self.refs[key], reason="defer to phase 2; no funding this fiscal year"))
         else:
-            self.add(w + 1, 0, pm, PM, lambda p, who, r, k=key: p.withdraw_change_request(
-                cr_id=self.refs[k], by=who, reason="the department found a workaround"))
+            self.add(w + 1, 0, self.pm, lambda app, a: app.withdraw_change_request(
+                a, code, self.refs[key], reason="the department found a workaround"))
+
+    def rebaseline_request(self, w: int) -> None:
+        """The late project asks to re-baseline its schedule; the sponsor has not decided."""
+        code = self.code
+        moves = [{"milestone": m.code, "planned_finish": m.finish + timedelta(weeks=16)}
+                 for m in self.milestones.values() if not m.accepted and m.percent < 100]
+        if moves:
+            self.add(w, 0, self.pm, lambda app, a: app.submit_change_request(
+                a, code, title="Re-baseline the schedule after the vendor staffing shortfall",
+                description="Move the remaining milestones by 16 weeks.",
+                justification="The vendor replaced two developers; the original dates cannot be met.",
+                schedule_impacts=moves))
 
 
-def _sign(p: Project, who: Who, rules: Rules, gate: str, decision: str, *, conditions: str = "",
-          reason: str = "") -> None:
-    p.sign_off_gate(gate=gate, decision=decision, conditions=conditions, reason=reason,
-                    as_role=None, required=rules.gate_roles(gate), by=who)
-
-
-def _publish(p: Project, who: Who, rules: Rules, start: date, end: date) -> str:
-    """A status report whose RAG follows the earned-value figures and the policy bands."""
-    f = figures(p, end)
+def _publish(app: PMOApplication, actor: Actor, code: str, start: date, end: date) -> str:
+    """A status report whose RAG follows the earned-value figures and the policy's bands."""
+    project, rules = app.project(code), app.rules()
+    f = figures(project, end)
     budget = rules.band(f["cpi"]) or "green"
     schedule = rules.band(f["spi"]) or "green"
-    if end > p.charter["target_finish"] and not p.closed and p.next_gate in ("G1", "G2", "G3"):
-        schedule = "red"
-    scope = "amber" if any(cr["status"] == "pending" for cr in p.change_requests.values()) else "green"
-    worst = max((budget, schedule, scope), key=("green", "amber", "red").index)
+    scope = "amber" if any(cr["status"] == "pending" for cr in project.change_requests.values()) else "green"
+    overall = max((budget, schedule, scope), key=("green", "amber", "red").index)
+    cpi = "n/a" if f["cpi"] is None else f["cpi"]
+    spi = "n/a" if f["spi"] is None else f["spi"]
     summary = (f"{calendar.month_name[end.month]} {end.year}: spent {f['spent']:,.2f} of "
-               f"{f['budget']:,.2f}; CPI {f['cpi'] if f['cpi'] is not None else 'n/a'}, "
-               f"SPI {f['spi'] if f['spi'] is not None else 'n/a'}.")
-    return p.publish_status_report(period_start=start, period_end=end, overall=worst,
-                                   schedule=schedule, budget=budget, scope=scope,
-                                   summary=summary, by=who)
+               f"{f['budget']:,.2f}; CPI {cpi}, SPI {spi}.")
+    return app.publish_status_report(actor, code, period_start=start, period_end=end, overall=overall,
+                                     schedule=schedule, budget=budget, scope=scope, summary=summary)
 
 
-# Playing the plan ------------------------------------------------------------------------------
+# Playing the plan -----------------------------------------------------------------------------
 
 
-class _Player:
-    """Plays acts in batches: one save per run of acts by one person on one project."""
+class _Batching:
+    """Runs `PMOApplication` commands on aggregates held in memory, saving each run of
+    commands by one person on one project once, signed by that person.
 
-    def __init__(self, app: PMOApplication, actors: dict[str, Actor],
-                 progress: Callable[[int, int], None] | None, total: int) -> None:
+    The commands themselves are untouched: they load through `app.project()`,
+    `app.directory()`, `app.keyring()` and `app.policy()` (served from memory here) and
+    save through `app.save()` (deferred here until the person or the project changes).
+    Anything else -- a save of an aggregate that is not the one held, a command that
+    changes the directory, the key ring or the policy -- is refused loudly rather than
+    risk a lost event."""
+
+    SEAMS = ("project", "directory", "keyring", "policy", "save")
+
+    def __init__(self, app: PMOApplication) -> None:
         self.app = app
-        self.actors = actors
-        self.progress = progress
-        self.total = total
-        self.done = 0
-        self.projects: dict[str, Project] = {}
-        self.who: dict[tuple[Any, ...], Who] = {}
-        self.rules = app.rules()
+        self.projects: dict[str, Any] = {}
+        self.held: dict[str, Any] = {}
+        self.pending: tuple[str, Signer] | None = None  # (project code, signer) of unsaved events
+        self.saves = 0
 
-    def play(self, acts: list[_Act]) -> None:
-        i = 0
-        while i < len(acts):
-            act = acts[i]
-            if act.service is not None:
-                act.service(self.app, self.actors)
-                self.projects[act.code] = self.app.project(act.code)
-                self.rules = self.app.rules()
-                self.tick(1)
-                i += 1
-                continue
-            j = i
-            project = self.projects[act.code]
-            while j < len(acts) and acts[j].service is None and (acts[j].actor, acts[j].code) == (
-                    act.actor, act.code):
-                a = acts[j]
-                a.fn(project, self.may(a), self.rules)  # type: ignore[misc]
-                j += 1
-            self.app.save(project, signer=self.actors[act.actor].signer)
-            self.tick(j - i)
-            i = j
+    def __enter__(self) -> _Batching:
+        app = self.app
+        self.real = {name: getattr(app, name) for name in self.SEAMS}
+        self.held = {"directory": app.directory(), "keyring": app.keyring(), "policy": app.policy()}
+        app.project = self._project  # type: ignore[method-assign]
+        app.directory = lambda: self.held["directory"]  # type: ignore[method-assign]
+        app.keyring = lambda: self.held["keyring"]  # type: ignore[method-assign]
+        app.policy = lambda: self.held["policy"]  # type: ignore[method-assign]
+        app.save = self._save  # type: ignore[method-assign]
+        return self
 
-    def may(self, act: _Act) -> Who:
-        """The service's own check that this person may act so on this project (once)."""
-        roles, action, approving = act.perm
-        key = (act.actor, act.code, roles, approving)
-        if key not in self.who:
-            self.who[key] = self.app._check_may(self.actors[act.actor], roles, act.code, action,
-                                                approving=approving)
-        return self.who[key]
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                self.flush()
+        finally:
+            for name in self.SEAMS:
+                delattr(self.app, name)  # back to the class's methods
 
-    def tick(self, n: int) -> None:
-        self.done += n
-        if self.progress is not None:
-            self.progress(self.done, self.total)
+    def run(self, actor: Actor, code: str, fn: Op) -> Any:
+        """Run one command as `actor` on project `code`."""
+        if self.pending is not None and self.pending != (code, actor.signer):
+            self.flush()
+        return fn(self.app, actor)
+
+    def flush(self) -> None:
+        if self.pending is None:
+            return
+        code, signer = self.pending
+        self.real["save"](self.projects[code], signer=signer)
+        self.pending = None
+        self.saves += 1
+
+    def _project(self, code: str, *, version: int | None = None) -> Any:
+        if version is not None:
+            return self.real["project"](code, version=version)
+        if code not in self.projects:
+            self.projects[code] = self.real["project"](code)
+        return self.projects[code]
+
+    def _save(self, *aggregates: Any, signer: Signer | None = None, **kwargs: Any) -> None:
+        for aggregate in aggregates:
+            code = getattr(aggregate, "code", None)
+            if code is None or any(aggregate is held for held in self.held.values()):
+                raise RuntimeError("the demo seeder only batches project commands")
+            if code not in self.projects:  # a project just chartered
+                self.projects[code] = aggregate
+            if self.projects[code] is not aggregate:
+                raise RuntimeError(f"the service saved a copy of {code} the seeder does not hold")
+            if self.pending not in (None, (code, signer)):
+                raise RuntimeError("a save for another person or project arrived before a flush")
+            self.pending = (code, signer)  # type: ignore[assignment]
 
 
-# Entry points ------------------------------------------------------------------------------------
+# Entry points ---------------------------------------------------------------------------------
 
 
 def demo_present(app: PMOApplication) -> bool:
@@ -961,20 +1005,19 @@ def demo_present(app: PMOApplication) -> bool:
 
 
 def plan_demo(*, seed: int = 2026, as_of: date | None = None) -> list[_Act]:
-    """The demo's acts in the order they are played (without the people and the policy)."""
+    """The demo's project acts in the order they are played."""
     as_of = as_of or date.today()
     monday = as_of - timedelta(days=as_of.weekday())
-    week0 = monday - timedelta(weeks=WEEKS)
-    planner = _Planner(random.Random(seed), week0, as_of)
+    planner = _Planner(random.Random(seed), monday - timedelta(weeks=WEEKS), as_of)
     plans = [_ProjectPlan(planner, spec) for spec in _portfolio()]
     for w in range(WEEKS):
         for plan in plans:
             plan.week(w)
-    order = {code: i for i, code in enumerate(p.code for p in plans)}
-    actors = {name: i for i, (name, *_rest) in enumerate(DEMO_PEOPLE)}
-    # Stable: within a week and project, by phase, then by person (so one person's acts
-    # of a phase form one batch), keeping the planned order inside a batch.
-    planner.acts.sort(key=lambda a: (a.week, order[a.code], a.phase, actors[a.actor] if a.phase else 0))
+    order = {plan.code: i for i, plan in enumerate(plans)}
+    people = {username: i for i, (username, *_rest) in enumerate(DEMO_PEOPLE)}
+    # Within a week and a project: by phase (submit, first approval, second...), then by
+    # person, so one person's acts of a phase form one batch; the sort is stable.
+    planner.acts.sort(key=lambda a: (a.week, order[a.code], a.phase, people[a.actor]))
     return planner.acts
 
 
@@ -983,25 +1026,26 @@ def seed_demo(
     progress: Callable[[int, int], None] | None = None, seed: int = 2026,
     as_of: date | None = None,
 ) -> dict[str, Any]:
-    """Seed the demo portfolio into an empty, initialised ledger (its key ring only).
+    """Seed the demo portfolio into a freshly initialised ledger (it holds the key ring only).
 
-    One person per role -- pm, pm2, fiscal, fiscal2, sponsor, pmo, auditor, admin -- with
-    `password`; their signing keys are held by the server under `passphrase`. Returns a
-    summary: the people (username, name, role), the project codes and the log size."""
+    One person per role -- admin, pm, pm2, fiscal, fiscal2, sponsor, pmo, auditor -- with
+    `password`; their signing keys are held by the server under `passphrase`. The history
+    ends the week before `as_of` (default today). `progress(done, total)` is called as
+    the work advances. Returns a summary: people (username, name, role), project codes,
+    the log size and the number of saves."""
     acts = plan_demo(seed=seed, as_of=as_of)
-    setup = len(DEMO_PEOPLE) * 2 + 1
-    total = setup + len(acts)
+    total = 2 * len(DEMO_PEOPLE) + len(acts)  # bootstrap, enrol + grant each other person, policy
     done = 0
 
     def tick() -> None:
         nonlocal done
         done += 1
-        if progress is not None:
+        if progress is not None and (done % 50 == 0 or done == total):
             progress(done, total)
 
-    (admin_name, admin_full, _, admin_title) = DEMO_PEOPLE[0]
-    admin = app.bootstrap(root, username=admin_name, name=admin_full, passphrase=passphrase,
-                          password=password, email=_email(admin_full))
+    admin_username, admin_name, _, _ = DEMO_PEOPLE[0]
+    admin = app.bootstrap(root, username=admin_username, name=admin_name, passphrase=passphrase,
+                          password=password, email=_email(admin_name))
     tick()
     for username, name, role, title in DEMO_PEOPLE[1:]:
         app.enrol_person(admin, username=username, name=name, passphrase=passphrase,
@@ -1009,23 +1053,25 @@ def seed_demo(
         tick()
         app.grant_role(admin, username, role, reason=title)
         tick()
-    actors = {u: (admin if u == admin_name else app.actor(u, passphrase)) for u, *_ in DEMO_PEOPLE}
+    actors = {username: app.actor(username, passphrase) for username, *_ in DEMO_PEOPLE[1:]}
     app.change_policy(actors["pmo"], {"pending_days_limit": 10},
                       reason="Finance directive FY26-03: invoices reviewed within 10 days")
     tick()
-    player = _Player(app, actors, progress, total)
-    player.done = done
-    player.play(acts)
+    with _Batching(app) as batching:
+        for act in acts:
+            batching.run(actors[act.actor], act.code, act.fn)
+            tick()
     return {
-        "people": [(u, n, r) for u, n, r, _ in DEMO_PEOPLE],
-        "projects": sorted(player.projects),
+        "people": [(username, name, role) for username, name, role, _ in DEMO_PEOPLE],
+        "projects": sorted(batching.projects),
         "events": app.size(),
+        "saves": batching.saves,
     }
 
 
 def _email(name: str) -> str:
-    first, last = name.lower().split()[0], name.lower().split()[-1]
-    return f"{first}.{last}@city.example.gov"
+    words = name.lower().split()
+    return f"{words[0]}.{words[-1]}@city.example.gov"
 
 
 __all__ = ["DEMO_MARKER", "DEMO_PEOPLE", "demo_present", "plan_demo", "seed_demo"]
