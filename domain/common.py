@@ -1,7 +1,8 @@
 """What every domain event shares: who acted, in what capacity, and what the signature means.
 
-"When" is the library's UTC `timestamp` on every event; "why" is a `reason` field on the
-events of actions that take one. Event classes are explicit, past-tense and carry a
+"When" is the UTC `timestamp` on every event, taken from `domain.clock.now()` by the one
+base class below (`DomainEvent`); "why" is a `reason` field on the events of actions that
+take one. Event classes are explicit, past-tense and carry a
 `class_version`: when a payload shape changes, bump it and add `upcast_vN_vN+1` static
 methods on the class (the `eventsourcing` mapper applies them when reading old events).
 Every event class also pins an explicit `TOPIC`, so moving or renaming a class never
@@ -11,10 +12,12 @@ orphans what is already in the log.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from domain import clock
 from domain.errors import ValidationError
 
 # The meaning of a signature (21 CFR Part 11 §11.50): what the signer attests to.
@@ -40,7 +43,17 @@ class Who:
         return {"actor_id": self.actor_id, "actor_name": self.actor_name, "meaning": meaning}
 
 
-class SignedEvent(Aggregate.Event):
+class DomainEvent(Aggregate.Event):
+    """Base of every domain event, creation events included (they also derive from
+    `Aggregate.Created`): the one place that says where an event's recorded time comes
+    from -- `domain.clock.now()`, the server's UTC clock (simulated only by the demo)."""
+
+    @staticmethod
+    def create_timestamp() -> datetime:
+        return clock.now()
+
+
+class SignedEvent(DomainEvent):
     """Base of every domain event after creation: who acted and what the signature means."""
 
     class_version = 1

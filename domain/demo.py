@@ -11,12 +11,23 @@ amounts, the PMO lead and the sponsor sign gates off).
 Everything is decided by `random.Random(seed)` and the calendar, so the same seed and the
 same `as_of` give the same portfolio. Money is `Decimal` throughout.
 
+Recorded times are simulated. The history is written in a few seconds, but each act is
+recorded (its events' `timestamp`, the "when" of the log) at a plausible moment of the
+eighteen months it depicts, through `domain.clock.simulated` -- the only caller of it: a
+week's acts (invoices dated that week, progress as of its Friday, its approvals and
+sign-offs) are recorded during the next working week, in office hours of a US east-coast
+city (13:00-23:00 UTC), in the order they are played, so recorded times never go backwards
+along the log and never pass the real time of seeding. The people, their roles and the
+policy are recorded the Friday before the first week. So "as of an instant" replays and
+the time-based compliance rules see a history that unfolded over eighteen months, not one
+written in a single afternoon. (The key ring's events are the ledger's own, outside the
+domain, and carry the real time of seeding.)
+
 How it is fast: the whole history is first planned as a list of acts, each one call of a
-public `PMOApplication` command, then played through `_Batching`: the commands run
-unchanged (every check, every rule, the same events), but on aggregates kept in memory,
-and each run of commands by one person on one project is saved once, signed by that
-person, instead of one load and one save per command. The seeder must be the only writer
-while it runs.
+public `PMOApplication` command, then played with `PMOApplication.batch`: each run of acts
+by one person on one project is one unit of work -- loaded once, every command checked as
+usual, saved once signed by that person -- and the aggregates stay warm from one unit to
+the next, instead of one load and one save per command.
 """
 
 from __future__ import annotations
@@ -26,10 +37,12 @@ import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import groupby
 from typing import Any
 
+from domain import clock
 from domain.earned_value import figures
 from domain.services import Actor, PMOApplication
 from ledger.keys import Signer
@@ -37,6 +50,7 @@ from ledger.keys import Signer
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 WEEKS = 78  # about eighteen months of history
+OFFICE_HOURS_UTC = (13, 23)  # 08:00-18:00 on the US east coast, where the city is
 
 # username, printed name, role, job title (for the e-mail and the printed table)
 DEMO_PEOPLE: list[tuple[str, str, str, str]] = [
@@ -63,6 +77,7 @@ class _Act:
     actor: str
     code: str
     fn: Op
+    at: datetime | None = None  # when it is recorded (simulated; set by `plan_demo`)
 
 
 @dataclass
@@ -556,12 +571,14 @@ class _ProjectPlan:
         self.request(w, gate)
         order = list(GATE_SIGNERS[gate])
         self.rng.shuffle(order)
-        conditional = self.rng.random() < 0.3 or (self.code == "IT-2025-007" and gate == "G3")
+        conditional = self.rng.random() < 0.3 or (self.code, gate) in (("IT-2025-007", "G3"),
+                                                                       ("IT-2025-012", "G0"))
         for i, signer in enumerate(order):
             if conditional and i == 0:
                 text = ("budget recovery plan to the steering committee within 30 days"
                         if self.code == "IT-2025-007" else "close open medium risks within 60 days")
                 self.sign(w, i + 1, signer, gate, "approved-with-conditions", conditions=text)
+                self.conditions_met(w, gate, text)
             else:
                 self.sign(w, i + 1, signer, gate, "approved")
         self.gates_passed += 1
@@ -570,6 +587,22 @@ class _ProjectPlan:
         if gate == "G4":
             self.closed = True
             self.to_reverse.append((w + 3, "post-close", ZERO, ""))
+
+    def conditions_met(self, w: int, gate: str, condition: str) -> None:
+        """The PMO lead confirms a gate's condition is met a few weeks later, before the
+        next gate -- except on the late permits portal, whose G0 condition lapses (a
+        GATE-002 finding for the auditor)."""
+        if self.code == "IT-2025-012" and gate == "G0":
+            return
+        following = [self.gate_weeks[g] for g in GATE_ARTIFACTS if g > gate]
+        when = min([w + 3, *(x - 1 for x in following if x - 1 > w)])
+        if when >= WEEKS:
+            return
+        reason = {"budget recovery plan to the steering committee within 30 days":
+                  "recovery plan presented to the IT steering committee and minuted"}.get(
+                      condition, "risk register reviewed: no open medium risks remain")
+        self.add(when, 0, "pmo", lambda app, a: app.record_gate_conditions_met(
+            a, self.code, gate, conditions=[condition], reason=reason))
 
     def left_in_review(self, w: int, gate: str) -> None:
         """Requested near the end of the history: one sign-off given, the others pending."""
@@ -673,7 +706,8 @@ class _ProjectPlan:
         while line.owed >= minimum:
             amount = min(line.owed, self.p.amount(lo, hi))
             vendor = self.rng.choice(line.vendors)
-            cite = line.po is not None and w > line.po_open_week and amount <= line.po_remaining
+            # Cited from the second week: the PO's approval is recorded the week after it.
+            cite = line.po is not None and w > line.po_open_week + 1 and amount <= line.po_remaining
             po = line.po if cite else None
             if po is None and amount > line.available:
                 self.find_money(w, line, amount)
@@ -915,81 +949,52 @@ def _publish(app: PMOApplication, actor: Actor, code: str, start: date, end: dat
                                      schedule=schedule, budget=budget, scope=scope, summary=summary)
 
 
-# Playing the plan -----------------------------------------------------------------------------
+# Recorded times -------------------------------------------------------------------------------
 
 
-class _Batching:
-    """Runs `PMOApplication` commands on aggregates held in memory, saving each run of
-    commands by one person on one project once, signed by that person.
+def _office_time(monday: date, hours: float) -> datetime:
+    """The instant `hours` office hours into the working week starting `monday`."""
+    first, last = OFFICE_HOURS_UTC
+    day = min(int(hours // (last - first)), 4)
+    start = datetime.combine(monday + timedelta(days=day), time(first), tzinfo=UTC)
+    return start + timedelta(hours=hours - day * (last - first))
 
-    The commands themselves are untouched: they load through `app.project()`,
-    `app.directory()`, `app.keyring()` and `app.policy()` (served from memory here) and
-    save through `app.save()` (deferred here until the person or the project changes).
-    Anything else -- a save of an aggregate that is not the one held, a command that
-    changes the directory, the key ring or the policy -- is refused loudly rather than
-    risk a lost event."""
 
-    SEAMS = ("project", "directory", "keyring", "policy", "save")
+def _office_hours_before(monday: date, limit: datetime) -> float:
+    """How many office hours of the week starting `monday` lie before `limit`."""
+    first, last = OFFICE_HOURS_UTC
+    total = 0.0
+    for day in range(5):
+        opens = datetime.combine(monday + timedelta(days=day), time(first), tzinfo=UTC)
+        closes = opens + timedelta(hours=last - first)
+        total += max(0.0, (min(closes, limit) - opens).total_seconds() / 3600)
+    return total
 
-    def __init__(self, app: PMOApplication) -> None:
-        self.app = app
-        self.projects: dict[str, Any] = {}
-        self.held: dict[str, Any] = {}
-        self.pending: tuple[str, Signer] | None = None  # (project code, signer) of unsaved events
-        self.saves = 0
 
-    def __enter__(self) -> _Batching:
-        app = self.app
-        self.real = {name: getattr(app, name) for name in self.SEAMS}
-        self.held = {"directory": app.directory(), "keyring": app.keyring(), "policy": app.policy()}
-        app.project = self._project  # type: ignore[method-assign]
-        app.directory = lambda: self.held["directory"]  # type: ignore[method-assign]
-        app.keyring = lambda: self.held["keyring"]  # type: ignore[method-assign]
-        app.policy = lambda: self.held["policy"]  # type: ignore[method-assign]
-        app.save = self._save  # type: ignore[method-assign]
-        return self
+def _schedule(acts: list[_Act], week0: date, limit: datetime) -> None:
+    """Give every act its recorded time: a week's acts spread over the office hours of the
+    next working week, in playing order; the last week only over the office hours before
+    `limit` (the moment of seeding); never going backwards."""
+    last = datetime.combine(week0 - timedelta(days=3), time(OFFICE_HOURS_UTC[1]), tzinfo=UTC)
+    for week, group in groupby(acts, key=lambda a: a.week):
+        items = list(group)
+        monday = week0 + timedelta(weeks=week + 1)
+        hours = min(_office_hours_before(monday, limit), 5 * (OFFICE_HOURS_UTC[1] - OFFICE_HOURS_UTC[0]))
+        if hours > 0:
+            times = [_office_time(monday, hours * (i + 0.5) / len(items)) for i in range(len(items))]
+        else:  # seeding before the office opens on the Monday after the history
+            lo = max(last, limit - timedelta(hours=2))
+            times = [lo + (limit - lo) * (i + 1) / (len(items) + 1) for i in range(len(items))]
+        for act, at in zip(items, times, strict=True):
+            last = act.at = max(at, last)
 
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if exc[0] is None:
-                self.flush()
-        finally:
-            for name in self.SEAMS:
-                delattr(self.app, name)  # back to the class's methods
 
-    def run(self, actor: Actor, code: str, fn: Op) -> Any:
-        """Run one command as `actor` on project `code`."""
-        if self.pending is not None and self.pending != (code, actor.signer):
-            self.flush()
-        return fn(self.app, actor)
-
-    def flush(self) -> None:
-        if self.pending is None:
-            return
-        code, signer = self.pending
-        self.real["save"](self.projects[code], signer=signer)
-        self.pending = None
-        self.saves += 1
-
-    def _project(self, code: str, *, version: int | None = None) -> Any:
-        if version is not None:
-            return self.real["project"](code, version=version)
-        if code not in self.projects:
-            self.projects[code] = self.real["project"](code)
-        return self.projects[code]
-
-    def _save(self, *aggregates: Any, signer: Signer | None = None, **kwargs: Any) -> None:
-        for aggregate in aggregates:
-            code = getattr(aggregate, "code", None)
-            if code is None or any(aggregate is held for held in self.held.values()):
-                raise RuntimeError("the demo seeder only batches project commands")
-            if code not in self.projects:  # a project just chartered
-                self.projects[code] = aggregate
-            if self.projects[code] is not aggregate:
-                raise RuntimeError(f"the service saved a copy of {code} the seeder does not hold")
-            if self.pending not in (None, (code, signer)):
-                raise RuntimeError("a save for another person or project arrived before a flush")
-            self.pending = (code, signer)  # type: ignore[assignment]
+def _setup_times(week0: date) -> Callable[[], datetime]:
+    """The people, roles and policy: the Friday afternoon before the first week, a few
+    minutes apart."""
+    start = datetime.combine(week0 - timedelta(days=3), time(OFFICE_HOURS_UTC[0] + 2), tzinfo=UTC)
+    ticks = iter(range(10_000))
+    return lambda: start + timedelta(minutes=2 * next(ticks))
 
 
 # Entry points ---------------------------------------------------------------------------------
@@ -1004,20 +1009,32 @@ def demo_present(app: PMOApplication) -> bool:
     return True
 
 
-def plan_demo(*, seed: int = 2026, as_of: date | None = None) -> list[_Act]:
-    """The demo's project acts in the order they are played."""
+def _week0(as_of: date) -> date:
+    """The Monday the history starts: WEEKS weeks before the week of `as_of`."""
+    return as_of - timedelta(days=as_of.weekday(), weeks=WEEKS)
+
+
+def plan_demo(*, seed: int = 2026, as_of: date | None = None,
+              now: datetime | None = None) -> list[_Act]:
+    """The demo's project acts in the order they are played, each with the (simulated)
+    time it is recorded at: never after `now` (default: the real time) or the end of
+    `as_of`."""
     as_of = as_of or date.today()
-    monday = as_of - timedelta(days=as_of.weekday())
-    planner = _Planner(random.Random(seed), monday - timedelta(weeks=WEEKS), as_of)
+    planner = _Planner(random.Random(seed), _week0(as_of), as_of)
     plans = [_ProjectPlan(planner, spec) for spec in _portfolio()]
     for w in range(WEEKS):
         for plan in plans:
             plan.week(w)
     order = {plan.code: i for i, plan in enumerate(plans)}
     people = {username: i for i, (username, *_rest) in enumerate(DEMO_PEOPLE)}
+    # Follow-ups planned for the week after the history (an escalation, a withdrawal) are
+    # left for the users to do.
+    planner.acts = [a for a in planner.acts if a.week < WEEKS]
     # Within a week and a project: by phase (submit, first approval, second...), then by
     # person, so one person's acts of a phase form one batch; the sort is stable.
     planner.acts.sort(key=lambda a: (a.week, order[a.code], a.phase, people[a.actor]))
+    end_of_day = datetime.combine(as_of, time(23, 59), tzinfo=UTC)
+    _schedule(planner.acts, planner.week0, min(now or datetime.now(UTC), end_of_day))
     return planner.acts
 
 
@@ -1032,17 +1049,57 @@ def seed_demo(
     `password`; their signing keys are held by the server under `passphrase`. The history
     ends the week before `as_of` (default today). `progress(done, total)` is called as
     the work advances. Returns a summary: people (username, name, role), project codes,
-    the log size and the number of saves."""
+    the log size and the number of saves.
+
+    Every act is recorded at a simulated time of the history (see the module docstring);
+    nothing else is simulated: the same commands, checks and signatures as for real."""
+    as_of = as_of or date.today()
     acts = plan_demo(seed=seed, as_of=as_of)
-    total = 2 * len(DEMO_PEOPLE) + len(acts)  # bootstrap, enrol + grant each other person, policy
-    done = 0
+    tick = _Ticker(2 * len(DEMO_PEOPLE) + len(acts), progress)
+    setup = _setup_times(_week0(as_of))
+    with clock.simulated(setup):
+        actors = _people(app, root, passphrase, password, tick)
+    moment = [setup()]
+    saves = 0
+    with clock.simulated(lambda: moment[0]):
+        for (username, code), run in groupby(acts, key=lambda a: (a.actor, a.code)):
+            batch = list(run)
+            actor = actors[username]
 
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None and (done % 50 == 0 or done == total):
-            progress(done, total)
+            def work(_project: Any, batch: list[_Act] = batch, actor: Actor = actor) -> None:
+                for act in batch:
+                    assert act.at is not None
+                    moment[0] = act.at
+                    act.fn(app, actor)
 
+            app.batch(actor, code, work)
+            saves += 1
+            tick(len(batch))
+    return {
+        "people": [(username, name, role) for username, name, role, _ in DEMO_PEOPLE],
+        "projects": sorted({act.code for act in acts}),
+        "events": app.size(),
+        "saves": saves,
+    }
+
+
+class _Ticker:
+    """Calls `progress(done, total)` every 50 steps and at the end."""
+
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+
+    def __call__(self, n: int = 1) -> None:
+        for _ in range(n):
+            self.done += 1
+            if self.progress is not None and (self.done % 50 == 0 or self.done == self.total):
+                self.progress(self.done, self.total)
+
+
+def _people(app: PMOApplication, root: Signer, passphrase: str, password: str,
+            tick: _Ticker) -> dict[str, Actor]:
+    """The administrator (bootstrapped by the root key), one person per role, and the
+    finance directive that sets the review deadline; returns an Actor per username."""
     admin_username, admin_name, _, _ = DEMO_PEOPLE[0]
     admin = app.bootstrap(root, username=admin_username, name=admin_name, passphrase=passphrase,
                           password=password, email=_email(admin_name))
@@ -1051,22 +1108,13 @@ def seed_demo(
         app.enrol_person(admin, username=username, name=name, passphrase=passphrase,
                          password=password, email=_email(name), reason=title)
         tick()
-        app.grant_role(admin, username, role, reason=title)
+        app.grant_role(admin, username, role, reason=title, passphrase=passphrase)
         tick()
     actors = {username: app.actor(username, passphrase) for username, *_ in DEMO_PEOPLE[1:]}
     app.change_policy(actors["pmo"], {"pending_days_limit": 10},
                       reason="Finance directive FY26-03: invoices reviewed within 10 days")
     tick()
-    with _Batching(app) as batching:
-        for act in acts:
-            batching.run(actors[act.actor], act.code, act.fn)
-            tick()
-    return {
-        "people": [(username, name, role) for username, name, role, _ in DEMO_PEOPLE],
-        "projects": sorted(batching.projects),
-        "events": app.size(),
-        "saves": batching.saves,
-    }
+    return actors
 
 
 def _email(name: str) -> str:

@@ -14,7 +14,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from domain.common import RESPONSIBILITY, ROLES, SignedEvent, Who, reason_text, text
+from domain.common import RESPONSIBILITY, ROLES, DomainEvent, SignedEvent, Who, reason_text, text
 from domain.errors import (
     DuplicateError,
     InvalidStateError,
@@ -35,7 +35,7 @@ class Directory(Aggregate):
     TOPIC = _T
     class_version = 1
 
-    class Created(Aggregate.Created):
+    class Created(DomainEvent, Aggregate.Created):
         """Abstract base of this aggregate's creation event (never recorded itself)."""
 
         TOPIC = f"{_T}.Created"

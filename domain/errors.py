@@ -94,6 +94,14 @@ class ProjectClosedError(DomainError):
     code = "project-closed"
 
 
+class OpenItemsError(DomainError):
+    """Closeout was asked for while something would be left stuck: a purchase order still
+    open, or an expenditure, purchase order, budget transfer or change request awaiting a
+    decision. `details["items"]` lists them, one text each."""
+
+    code = "open-items"
+
+
 class ConflictError(DomainError):
     """Others kept changing the same record while this command retried; try again."""
 

@@ -15,7 +15,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from domain.common import RESPONSIBILITY, SignedEvent, Who, reason_text
+from domain.common import RESPONSIBILITY, DomainEvent, SignedEvent, Who, reason_text
 from domain.errors import ValidationError
 from domain.money import positive
 
@@ -83,7 +83,7 @@ class Policy(Aggregate):
     TOPIC = _T
     class_version = 1
 
-    class Created(Aggregate.Created):
+    class Created(DomainEvent, Aggregate.Created):
         """Abstract base of this aggregate's creation event (never recorded itself)."""
 
         TOPIC = f"{_T}.Created"

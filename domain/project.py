@@ -28,6 +28,7 @@ from domain.common import (
     AUTHORSHIP,
     RESPONSIBILITY,
     REVIEW,
+    DomainEvent,
     SignedEvent,
     Who,
     reason_text,
@@ -41,6 +42,7 @@ from domain.errors import (
     InvalidStateError,
     NotAuthorisedError,
     NotFoundError,
+    OpenItemsError,
     ProjectClosedError,
     SegregationOfDutiesError,
     ThresholdApprovalsError,
@@ -79,9 +81,16 @@ class Project(Aggregate):
     """One public-sector IT project, identified by its code (e.g. IT-2026-014)."""
 
     TOPIC = _T
-    class_version = 1
+    # 2: each gate keeps the conditions recorded as met (`conditions_met`).
+    class_version = 2
 
-    class Created(Aggregate.Created):
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Snapshots taken before conditions could be recorded as met."""
+        for gate in state["gates"].values():
+            gate.setdefault("conditions_met", [])
+
+    class Created(DomainEvent, Aggregate.Created):
         """Abstract base of this aggregate's creation event (never recorded itself)."""
 
         TOPIC = f"{_T}.Created"
@@ -243,6 +252,23 @@ class Project(Aggregate):
         def apply(self, p: Project) -> None:
             p.gates[self.gate].update(status="passed", passed_at=self.timestamp,
                                       conditions=list(self.conditions))
+
+    class GateConditionsMet(SignedEvent):
+        """The PMO lead or the sponsor confirms conditions set when the gate passed are met
+        (meaning: approval). `conditions` are texts exactly as they were set; `round` is the
+        review round that passed with them."""
+
+        TOPIC = f"{_T}.GateConditionsMet"
+        gate: str
+        round: int
+        conditions: list[str]
+        reason: str
+
+        def apply(self, p: Project) -> None:
+            p.gates[self.gate]["conditions_met"].extend(
+                {"condition": c, "round": self.round, "actor_id": self.actor_id,
+                 "actor_name": self.actor_name, "reason": self.reason, "at": self.timestamp}
+                for c in self.conditions)
 
     class Closed(SignedEvent):
         TOPIC = f"{_T}.Closed"
@@ -644,6 +670,27 @@ class Project(Aggregate):
     def next_gate(self) -> str | None:
         return next((g for g in GATES if self.gates[g]["status"] != "passed"), None)
 
+    def open_items(self) -> list[str]:
+        """What closing the project now would leave stuck for ever, one text per item:
+        purchase orders still open (their encumbrance never released) and expenditures,
+        purchase orders, budget transfers and change requests awaiting a decision."""
+        items = []
+        for po, c in self.commitments.items():
+            if c["status"] == "open":
+                items.append(f"{po} is still open ({fmt(c['remaining'])} committed)")
+            elif c["status"] == "pending":
+                items.append(f"{po} awaits approval")
+        items += [f"{k} awaits approval" for k, e in self.expenditures.items() if e["status"] == "pending"]
+        items += [f"{k} awaits approval" for k, t in self.transfers.items() if t["status"] == "pending"]
+        items += [f"{k} is pending" for k, cr in self.change_requests.items() if cr["status"] == "pending"]
+        return items
+
+    def open_conditions(self, gate: str) -> list[str]:
+        """Conditions the gate passed with that are not yet recorded as met."""
+        state = self.gate(gate)
+        met = {m["condition"] for m in state["conditions_met"]}
+        return [c for c in state["conditions"] if c not in met]
+
     def line(self, line: str) -> dict[str, Any]:
         try:
             return self.lines[line]
@@ -728,6 +775,16 @@ class Project(Aggregate):
     def check_status(item: dict[str, Any], allowed: tuple[str, ...], what: str) -> None:
         if item["status"] not in allowed:
             raise InvalidStateError(f"{what} is {item['status']}; only {' or '.join(allowed)} can be acted on")
+
+    def check_nothing_open(self, action: str) -> None:
+        """Closeout leaves nothing stuck: after G4 no purchase order could be closed or
+        released and no pending item approved, rejected or withdrawn any more."""
+        items = self.open_items()
+        if items:
+            shown = items if len(items) <= 8 else [*items[:8], f"and {len(items) - 8} more"]
+            raise OpenItemsError(
+                f"cannot {action}: {', '.join(shown)}; close or release every purchase order "
+                "and decide every pending item first", field="gate", items=items)
 
     def check_gate_order(self, gate: str) -> None:
         index = GATES.index(gate)
@@ -861,6 +918,8 @@ class Project(Aggregate):
         if gate == "G1" and not (self.lines and self.milestones):
             raise InvalidStateError(
                 "G1 (planning) needs budget lines and milestones in the baseline first", field="gate")
+        if gate == GATES[-1]:
+            self.check_nothing_open(f"request {gate} closeout")
         self.trigger_event(self.GateReviewRequested, gate=gate, round=state["round"] + 1,
                            artifacts=_artifacts(artifacts),
                            note=text(note, "note", required=False),
@@ -881,12 +940,45 @@ class Project(Aggregate):
         decision = v.choice(decision, "decision", DECISIONS)
         conditions = text(conditions, "conditions", required=decision == "approved-with-conditions")
         reason = text(reason, "reason", required=decision == "rejected")
+        passes = decision != "rejected" and set(required) <= {
+            *(s["role"] for s in state["signoffs"] if s["decision"] != "rejected"), role}
+        if passes and gate == GATES[-1]:
+            # Something may have been submitted while the closeout was under review.
+            self.check_nothing_open(f"pass {gate} closeout")
         self.trigger_event(self.GateSignedOff, gate=gate, round=state["round"], role=role,
                            decision=decision, conditions=conditions, reason=reason,
                            required_roles=sorted(required),
                            **by.signed(REVIEW if decision == "rejected" else APPROVAL))
         if decision != "rejected" and self._all_signed(state, required):
             self._pass_gate(gate, by)
+
+    def record_gate_conditions_met(self, *, gate: str, conditions: list[str], by: Who,
+                                   reason: str) -> None:
+        """Record that conditions set when `gate` passed are met. Allowed on a closed
+        project too: the conditions of G4 can only be met after closeout, and this changes
+        nothing but the record of them."""
+        state = self.gate(gate)
+        if state["status"] != "passed":
+            raise InvalidStateError(
+                f"{gate} has not passed (it is {state['status']}); only the conditions of a "
+                "passed gate can be recorded as met", field="gate")
+        self.check_not_submitter(state, "requested_by", by, f"confirm the conditions of {gate}")
+        if isinstance(conditions, str) or not isinstance(conditions, (list, tuple)) or not conditions:
+            raise ValidationError("name at least one condition that is met", field="conditions")
+        wanted = [text(c, "conditions") for c in conditions]
+        _check_unique(wanted, "conditions", "condition")
+        met = {m["condition"] for m in state["conditions_met"]}
+        for c in wanted:
+            if c in met:
+                raise InvalidStateError(f"the condition {c!r} of {gate} is already recorded as met",
+                                        field="conditions")
+            if c not in state["conditions"]:
+                given = "; ".join(repr(x) for x in state["conditions"]) or "none"
+                raise ValidationError(
+                    f"{gate} of {self.code} was not passed with the condition {c!r}; its "
+                    f"conditions are: {given}", field="conditions")
+        self.trigger_event(self.GateConditionsMet, gate=gate, round=state["round"],
+                           conditions=wanted, reason=reason_text(reason), **by.signed(APPROVAL))
 
     def _signoff_role(self, state: dict[str, Any], gate: str, as_role: str | None,
                       required: list[str], by: Who) -> str:
@@ -1347,7 +1439,7 @@ class Project(Aggregate):
 def _new_gate() -> dict[str, Any]:
     return {"status": "not-requested", "round": 0, "requested_by": None, "requested_at": None,
             "artifacts": [], "note": "", "signoffs": [], "required_roles": [], "passed_at": None,
-            "conditions": []}
+            "conditions": [], "conditions_met": []}
 
 
 def _new_line(name: str, category: str, amount: Decimal) -> dict[str, Any]:

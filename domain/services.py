@@ -14,15 +14,23 @@ Usage:
     app.grant_role(admin, "pm", "pm", reason="project manager")
     pm = app.actor("pm", passphrase)
     app.charter_project(pm, code="IT-2026-014", title=..., ...)
+
+Several commands of one person on one project can run as one unit of work, loaded once and
+saved once (see `PMOApplication.batch`):
+
+    app.batch(fiscal, "IT-2026-014", lambda project: [
+        app.approve_expenditure(fiscal, "IT-2026-014", e) for e in ("EXP-0007", "EXP-0008")])
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -30,6 +38,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
+from domain import clock
 from domain.common import Who
 from domain.directory import DIRECTORY_ID, Directory
 from domain.errors import (
@@ -45,12 +54,13 @@ from domain.project import Project, project_id
 from ledger.application import LedgerApplication
 from ledger.errors import (
     KeyNotFoundError,
+    KeyPassphraseError,
     KeyRevokedError,
     NotAuthorisedToRegisterKeysError,
     VersionConflictError,
 )
-from ledger.keyring import KeyRing
-from ledger.keys import Signer
+from ledger.keyring import KEYRING_ID, KeyRing
+from ledger.keys import Signer, configured_passphrase
 
 T = TypeVar("T")
 
@@ -72,6 +82,27 @@ class Actor:
         return Who(self.user_id, self.name)
 
 
+@dataclass
+class _Unit:
+    """The aggregates one `PMOApplication.batch` holds while its commands run."""
+
+    app: PMOApplication
+    actor: Actor
+    project_id: UUID
+    code: str
+    project: Project | None
+    directory: Directory
+    keyring: KeyRing
+    policy: Policy
+
+    def held(self) -> list[Aggregate]:
+        return [a for a in (self.project, self.directory, self.keyring, self.policy) if a is not None]
+
+
+# The batch running in this thread / task, if any (the web app serves requests in threads).
+_UNIT: ContextVar[_Unit | None] = ContextVar("pmo_unit_of_work", default=None)
+
+
 class PMOApplication(LedgerApplication):
     """Projects, people and policy on the signed ledger."""
 
@@ -82,8 +113,13 @@ class PMOApplication(LedgerApplication):
     # werkzeug's default (scrypt); tests may lower the cost.
     password_method = "scrypt"
 
+    # How many aggregates a batch may leave loaded for the next one (see `batch`).
+    warm_aggregates = 64
+
     def __init__(self, backend: Any, *, create_tables: bool = False) -> None:
         super().__init__(backend, create_tables=create_tables)
+        self._warm: dict[UUID, Aggregate] = {}
+        self._warm_lock = threading.Lock()
         self._side_tables_ready = False
         if create_tables:
             self.create_side_tables()
@@ -117,6 +153,8 @@ class PMOApplication(LedgerApplication):
     ) -> Actor:
         """Open the directory and the default policy and enrol the first administrator,
         all signed by the ledger root key. Once per ledger; returns the administrator."""
+        if self._unit() is not None:
+            raise RuntimeError("a ledger is not bootstrapped inside a batch")
         if self._exists(DIRECTORY_ID):
             raise DuplicateError("this ledger already has a directory; enrol people as an administrator")
         signer = Signer.generate(username)
@@ -172,19 +210,58 @@ class PMOApplication(LedgerApplication):
 
     def grant_role(
         self, actor: Actor, username: str, role: str, *, project: str | None = None,
-        reason: str,
+        reason: str, passphrase: str | None = None,
     ) -> None:
-        """Grant `role` globally (project=None) or for one project code."""
-        self._on_directory(actor, lambda d: d.grant_role(
+        """Grant `role` globally (project=None) or for one project code.
+
+        Granting `admin` also re-issues the person's signing key, in the same save: the
+        new key is registered with key-management authority (it may register and revoke
+        keys), signed by the granting administrator, and the old key is revoked. The new
+        private key is held by the server encrypted under `passphrase` (default: the
+        configured key passphrase, $PMO_LEDGER_PASSPHRASE); the person signs in again."""
+        if role != "admin":
+            self._on_directory(actor, lambda d: d.grant_role(
+                username=username, role=role, project=project, by=actor.who, reason=reason))
+            return
+        self._change_admin(actor, username, passphrase, granted=True, change=lambda d: d.grant_role(
             username=username, role=role, project=project, by=actor.who, reason=reason))
 
     def revoke_role(
         self, actor: Actor, username: str, role: str, *, project: str | None = None,
-        reason: str,
+        reason: str, passphrase: str | None = None,
     ) -> None:
-        """Revoke a role; from this moment the person can no longer act in it."""
-        self._on_directory(actor, lambda d: d.revoke_role(
+        """Revoke a role; from this moment the person can no longer act in it.
+
+        Revoking `admin` also re-issues the person's key without key-management authority
+        (old key revoked, new one held under `passphrase` as for `grant_role`), so the key
+        they held as an administrator can no longer register keys."""
+        if role != "admin":
+            self._on_directory(actor, lambda d: d.revoke_role(
+                username=username, role=role, project=project, by=actor.who, reason=reason))
+            return
+        self._change_admin(actor, username, passphrase, granted=False, change=lambda d: d.revoke_role(
             username=username, role=role, project=project, by=actor.who, reason=reason))
+
+    def _change_admin(self, actor: Actor, username: str, passphrase: str | None, *,
+                      granted: bool, change: Callable[[Directory], None]) -> None:
+        """Grant or revoke `admin` and re-issue the person's key to match, in one save."""
+        signer = Signer.generate(username)
+        what = "granted: the new key may register keys" if granted else \
+            "revoked: the new key may not register keys"
+        held_under: list[str] = []
+
+        def decide() -> tuple[bool, list[Aggregate]]:
+            directory, ring = self._admin_context(actor)
+            change(directory)
+            if not directory.is_active(username):
+                return False, [directory]  # a leaver's key was revoked when they left
+            held_under[:] = [self._key_passphrase(passphrase, "granting or revoking the admin role")]
+            self._swap_key(directory, ring, actor, username, signer,
+                           reason=f"admin role {what}", may_register=granted)
+            return True, [directory, ring]
+
+        if self._retrying(actor, decide):
+            self.keystore.put(signer, held_under[0])
 
     def reissue_key(self, actor: Actor, username: str, *, passphrase: str, reason: str) -> str:
         """Revoke the person's current key and register a new one; returns the new key id.
@@ -193,22 +270,34 @@ class PMOApplication(LedgerApplication):
 
         def decide() -> tuple[None, list[Aggregate]]:
             directory, ring = self._admin_context(actor)
-            if username == actor.user_id:
-                # The command would be signed with the very key it revokes.
-                raise SegregationOfDutiesError(
-                    "administrators cannot re-issue their own key; ask another administrator")
-            old = directory.person(username)["key_id"]
-            directory.replace_key(username=username, key_id=signer.key_id, by=actor.who,
-                                  reason=reason)
-            self._ledger_key_call(ring.revoke_key, key_id=old, by_key_id=actor.signer.key_id,
-                                  actor_id=actor.user_id, actor_name=actor.name, reason=reason)
-            self._register_key(ring, actor, signer, username,
-                               may_register=directory.has_role(username, "admin"))
+            self._swap_key(directory, ring, actor, username, signer, reason=reason,
+                           may_register=directory.has_role(username, "admin"))
             return None, [directory, ring]
 
         self._retrying(actor, decide)
         self.keystore.put(signer, passphrase)
         return signer.key_id
+
+    def _swap_key(self, directory: Directory, ring: KeyRing, actor: Actor, username: str,
+                  signer: Signer, *, reason: str, may_register: bool) -> None:
+        """Replace `username`'s key by `signer`'s: directory, revocation, registration."""
+        if username == actor.user_id:
+            # The command would be signed with the very key it revokes.
+            raise SegregationOfDutiesError(
+                "administrators cannot re-issue their own key; ask another administrator")
+        old = directory.person(username)["key_id"]
+        directory.replace_key(username=username, key_id=signer.key_id, by=actor.who, reason=reason)
+        self._ledger_key_call(ring.revoke_key, key_id=old, by_key_id=actor.signer.key_id,
+                              actor_id=actor.user_id, actor_name=actor.name, reason=reason)
+        self._register_key(ring, actor, signer, username, may_register=may_register)
+
+    @staticmethod
+    def _key_passphrase(passphrase: str | None, action: str) -> str:
+        try:
+            return configured_passphrase(passphrase)
+        except KeyPassphraseError:
+            raise ValidationError(f"{action} re-issues a signing key held by the server: "
+                                  "a key passphrase is needed", field="passphrase") from None
 
     def deactivate_person(self, actor: Actor, username: str, *, reason: str) -> None:
         """Deactivate a person (leaver): their key is revoked, they can no longer act."""
@@ -400,9 +489,22 @@ class PMOApplication(LedgerApplication):
     def request_gate_review(self, actor: Actor, code: str, gate: str, *,
                             artifacts: Sequence[dict[str, str]], note: str = "") -> None:
         """Ask for review of gate G0..G4 (PM); artifacts are {"name", "sha256"?, "uri"?}.
-        The sign-off roles the policy requires now are fixed for this review round."""
+        The sign-off roles the policy requires now are fixed for this review round.
+        G4 (closeout) is refused (`OpenItemsError`, code open-items) while a purchase
+        order is open or anything awaits a decision; so is the sign-off that would pass it."""
         self._on_project(actor, code, ("pm",), "request a gate review", lambda p, by, rules: p.request_gate_review(
             gate=gate, artifacts=list(artifacts), note=note, required=rules.gate_roles(gate), by=by))
+
+    def record_gate_conditions_met(self, actor: Actor, code: str, gate: str, *,
+                                   conditions: Sequence[str], reason: str) -> None:
+        """Record that conditions a gate passed with are met (PMO lead or sponsor, never the
+        PM who requested the review), saying how in `reason`. Each condition is named
+        exactly as it was set; one not set on that gate, or already met, is refused.
+        Allowed after closeout (the conditions of G4 can only be met then)."""
+        self._on_project(actor, code, ("pmo", "sponsor"), "record gate conditions as met",
+                         lambda p, by, _: p.record_gate_conditions_met(
+                             gate=gate, conditions=list(conditions), by=by, reason=reason),
+                         approving=True)
 
     def sign_off_gate(self, actor: Actor, code: str, gate: str, *, decision: str,
                       conditions: str = "", reason: str = "", as_role: str | None = None) -> None:
@@ -590,7 +692,13 @@ class PMOApplication(LedgerApplication):
     # Queries -------------------------------------------------------------------------------------
 
     def project(self, code: str, *, version: int | None = None) -> Project:
-        """The project as it stands (or at an aggregate version)."""
+        """The project as it stands (or at an aggregate version). Inside a `batch` on this
+        project: the project as the batch has left it so far."""
+        unit = self._unit()
+        if unit is not None and version is None and project_id(code) == unit.project_id:
+            if unit.project is None:
+                raise NotFoundError(f"no project {code}", field="code")
+            return unit.project
         try:
             return self.repository.get(project_id(code), version=version)
         except AggregateNotFoundError:
@@ -604,6 +712,9 @@ class PMOApplication(LedgerApplication):
         return sorted(found, key=lambda p: p.code)
 
     def directory(self) -> Directory:
+        unit = self._unit()
+        if unit is not None:
+            return unit.directory
         try:
             return self.repository.get(DIRECTORY_ID)
         except AggregateNotFoundError:
@@ -613,21 +724,125 @@ class PMOApplication(LedgerApplication):
         """A person's directory entry (name, email, key id, roles, active)."""
         return self.directory().person(username)
 
+    def keyring(self) -> KeyRing:
+        unit = self._unit()
+        return unit.keyring if unit is not None else super().keyring()
+
     def policy(self) -> Policy:
+        unit = self._unit()
+        if unit is not None:
+            return unit.policy
         try:
             return self.repository.get(POLICY_ID)
         except AggregateNotFoundError:
             raise NotFoundError("this ledger has no approval policy yet: bootstrap it") from None
 
     def rules(self, at: datetime | None = None) -> Rules:
-        """The rules in force at UTC instant `at` (default: now)."""
-        return self.policy().rules(at or datetime.now(UTC))
+        """The rules in force at UTC instant `at` (default: now, `domain.clock.now()`)."""
+        return self.policy().rules(at or clock.now())
+
+    # A unit of work: several commands, one load, one save --------------------------------------
+
+    def batch(self, actor: Actor, code: str, work: Callable[[Project | None], T]) -> T:
+        """Run several commands of `actor` on project `code` as one unit of work; returns
+        what `work` returns.
+
+        The project -- and the directory, key ring and policy the checks read -- are
+        loaded once. `work(project)` calls the ordinary commands,
+        `app.approve_expenditure(actor, code, ...)` and so on; each is checked exactly as
+        on its own (the actor's key and roles now, segregation of duties, the policy in
+        force, every rule of the project) against the project as the earlier commands of
+        the batch left it, which is also what `app.project(code)` returns inside `work`.
+        When `work` returns, all their events are saved at once, signed by `actor`: they
+        enter the log together or not at all. `project` is None when the project does not
+        exist yet (`work` may charter it).
+
+        A refusal raised inside `work` propagates and nothing of the batch is written
+        (a refusal `work` catches itself leaves the project as it was: commands check
+        before they change anything). If someone else changed the project meanwhile, the
+        whole batch runs again from a fresh load, up to `max_attempts` times (then
+        `ConflictError`), so `work` must be safe to run again: take ids (EXP-0001...)
+        from what the commands return, never assume them.
+
+        Only project commands of `actor` on `code` may change anything inside: a command
+        of another person, on another project, or on people, keys or the policy raises
+        RuntimeError (and the batch writes nothing). Batches do not nest. What a batch loaded stays warm for the next one on the same aggregates
+        (brought up to date with any newer events first), so a run of batches -- the demo
+        seeder's thousands -- does not reload whole projects each time."""
+        if _UNIT.get() is not None:
+            raise RuntimeError("batches do not nest: finish the running batch first")
+        pid = project_id(code)
+        for _ in range(self.max_attempts):
+            directory, keyring, policy = (self._take(i) for i in (DIRECTORY_ID, KEYRING_ID, POLICY_ID))
+            if directory is None or policy is None or keyring is None:
+                raise NotFoundError("this ledger has no directory or policy yet: bootstrap it")
+            unit = _Unit(self, actor, pid, code, self._take(pid), directory, keyring, policy)  # type: ignore[arg-type]
+            token = _UNIT.set(unit)
+            try:
+                result = work(unit.project)
+                if unit.project is not None and unit.project.pending_events:
+                    self.save(unit.project, signer=actor.signer)
+            except VersionConflictError:
+                continue
+            finally:
+                _UNIT.reset(token)
+            self._keep(*unit.held())
+            return result
+        raise ConflictError("others kept changing the same record; please try again")
+
+    def _unit(self) -> _Unit | None:
+        unit = _UNIT.get()
+        return unit if unit is not None and unit.app is self else None
+
+    def _absorb(self, unit: _Unit, actor: Actor, aggregates: list[Aggregate]) -> None:
+        """A command inside a batch: keep its changes on the held project, unsaved."""
+        if (actor.user_id, actor.signer.key_id) != (unit.actor.user_id, unit.actor.signer.key_id):
+            raise RuntimeError(f"a batch of {unit.actor.user_id} cannot run commands of {actor.user_id}")
+        for aggregate in aggregates:
+            if isinstance(aggregate, Project) and aggregate.id == unit.project_id:
+                if unit.project is None:
+                    unit.project = aggregate  # chartered by this batch
+                if aggregate is unit.project:
+                    continue
+            raise RuntimeError(f"a batch runs project commands on {unit.code} only; "
+                               f"{type(aggregate).__name__} changes are saved on their own")
+
+    def _take(self, aggregate_id: UUID) -> Aggregate | None:
+        """The aggregate as stored now (None if it does not exist), owned by the caller:
+        the warm copy a batch left, brought up to date, or a fresh load."""
+        with self._warm_lock:
+            aggregate = self._warm.pop(aggregate_id, None)
+        if aggregate is not None:
+            for event in self.repository.event_store.get(aggregate_id, gt=aggregate.version):
+                aggregate = event.mutate(aggregate)
+            return aggregate
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def _keep(self, *aggregates: Aggregate) -> None:
+        """Leave aggregates a batch used warm for the next one (only as they are stored:
+        an aggregate with unsaved events is dropped)."""
+        with self._warm_lock:
+            for aggregate in aggregates:
+                self._warm.pop(aggregate.id, None)
+                if not aggregate.pending_events:
+                    self._warm[aggregate.id] = aggregate
+            while len(self._warm) > self.warm_aggregates:
+                del self._warm[next(iter(self._warm))]
 
     # Load -> decide -> save machinery -----------------------------------------------------------
 
     def _retrying(self, actor: Actor, decide: Callable[[], tuple[T, list[Aggregate]]]) -> T:
         """Run `decide` on fresh loads and save what it changed, signed by the actor;
-        on a version conflict, start again from a fresh load."""
+        on a version conflict, start again from a fresh load. Inside a `batch`, `decide`
+        runs once on the batch's aggregates and the batch saves."""
+        unit = self._unit()
+        if unit is not None:
+            result, aggregates = decide()
+            self._absorb(unit, actor, aggregates)
+            return result
         for _ in range(self.max_attempts):
             result, aggregates = decide()
             try:
@@ -713,6 +928,9 @@ class PMOApplication(LedgerApplication):
             ) from None
 
     def _exists(self, aggregate_id: UUID) -> bool:
+        unit = self._unit()
+        if unit is not None and aggregate_id == unit.project_id:
+            return unit.project is not None
         return bool(self.recorder.select_events(aggregate_id, limit=1))
 
 

@@ -107,3 +107,62 @@ Feature: Gates
     When pm requests the G4 review with "closeout-report-v2.pdf"
     Then it is refused as project-closed: "IT-2026-014 is closed (G4 closeout passed); it accepts nothing but fiscal reversals"
     And the log length is unchanged
+
+  Scenario: Closeout waits until no purchase order is open and nothing awaits a decision
+    Given a baselined project
+    And gates G0, G1, G2 and G3 have passed
+    And an approved purchase order PO-0012 to "Dell Technologies" for 500.00 on HW-01
+    And pm has submitted invoice INV-31 from "Accenture" for 1,200.00 on LB-01
+    And pm has submitted a change request "Extra training" adding 3,000.00 to LB-01
+    When pm requests the G4 review with "closeout-report.pdf"
+    Then it is refused as open-items: "cannot request G4 closeout: PO-0012 is still open (500.00 committed), EXP-0001 awaits approval, CR-001 is pending; close or release every purchase order and decide every pending item first"
+    And the log length is unchanged
+    When pm closes purchase order PO-0012 because "all servers delivered"
+    And fiscal approves invoice INV-31
+    And pm withdraws the change request because "moved to the next phase"
+    And pm requests the G4 review with "closeout-report.pdf"
+    Then gate G4 is in-review
+
+  Scenario: The sign-off that would close the project waits for an invoice submitted during the review
+    Given a baselined project
+    And gates G0, G1, G2 and G3 have passed
+    And pm has requested the G4 review
+    And fiscal has signed off G4
+    And pmo has signed off G4
+    And pm has submitted invoice INV-40 from "Accenture" for 800.00 on LB-01
+    When sponsor signs off G4 as approved
+    Then it is refused as open-items: "cannot pass G4 closeout: EXP-0001 awaits approval; close or release every purchase order and decide every pending item first"
+    And the log length is unchanged
+    When fiscal2 approves invoice INV-40
+    And sponsor signs off G4 as approved
+    Then the project is closed
+
+  Scenario: The PMO lead records that the conditions of a gate are met
+    Given a chartered project
+    And pm has requested the G0 review
+    And pmo has signed off G0 with the condition "security review before G2"
+    And sponsor has signed off G0
+    When pmo records the condition "security review before G2" of G0 as met because "security office report SR-12 accepted"
+    Then G0 has no open conditions
+    And the latest event is signed by pmo
+    And the latest event records the reason "security office report SR-12 accepted"
+
+  Scenario: Only a condition that was set can be met
+    Given a chartered project
+    And pm has requested the G0 review
+    And pmo has signed off G0 with the condition "security review before G2"
+    And sponsor has signed off G0
+    When sponsor records the condition "budget approved by council" of G0 as met because "council vote"
+    Then it is refused as validation: "G0 of IT-2026-014 was not passed with the condition 'budget approved by council'; its conditions are: 'security review before G2'"
+    And the log length is unchanged
+
+  Scenario: The project manager who asked for the review does not confirm its conditions
+    Given a chartered project
+    And pm also holds the sponsor role on the project
+    And pm has requested the G0 review
+    And pmo has signed off G0 with the condition "security review before G2"
+    And sponsor has signed off G0
+    When pm records the condition "security review before G2" of G0 as met because "done"
+    Then it is refused as segregation-of-duties: "Pat Manager may not confirm the conditions of G0: they submitted it themselves, so another person must"
+    And the log length is unchanged
+    And G0 still has the open condition "security review before G2"

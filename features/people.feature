@@ -2,7 +2,8 @@ Feature: People and roles
   The administrator enrols people, grants and revokes their roles (for all projects or
   for one), re-issues signing keys and deactivates leavers. Every such act is itself a
   signed event, so the log alone says who was allowed to do what, and when. The
-  administrator approves nothing.
+  administrator approves nothing. Granting the admin role re-issues the person's signing
+  key with the authority to register keys; revoking it re-issues the key without.
 
   Scenario: A newly enrolled fiscal officer can approve invoices with their own key
     Given a baselined project
@@ -78,9 +79,28 @@ Feature: People and roles
     Then it is refused as validation: "unknown role 'superuser'; roles are pm, fiscal, sponsor, pmo, auditor, admin"
     And the log length is unchanged
 
+  Scenario: A second administrator can register keys from the moment the role is granted
+    Given pmo has signed in
+    When admin grants pmo the admin role because "second administrator for leave cover"
+    Then pmo's signing key may register keys
+    And pmo's previous key is revoked
+    When pmo signs in again
+    And pmo enrols "zoe" as "Zoe Newhire"
+    Then the latest event is signed by pmo
+
   Scenario: An administrator whose admin role was revoked can no longer enrol people
     Given admin has enrolled "ed" as "Ed Admin" with the admin role
     And ed has revoked admin's admin role
-    When admin enrols "zoe" as "Zoe Newhire"
+    Then admin's signing key may not register keys
+    And admin's previous key is revoked
+    When admin signs in again
+    And admin enrols "zoe" as "Zoe Newhire"
     Then it is refused as not-authorised saying "it needs the admin role, which they do not hold now"
+    And the log length is unchanged
+
+  Scenario: After the admin role is granted the old key signs nothing
+    Given pmo has signed in
+    When admin grants pmo the admin role because "second administrator"
+    And pmo enrols "zoe" as "Zoe Newhire"
+    Then it is refused as not-authorised: "the signing key used is not Polly Lead's current key; it cannot act for them"
     And the log length is unchanged

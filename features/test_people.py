@@ -21,9 +21,31 @@ def enrols(world: Ledger, user: str, username: str, name: str) -> None:
 @given(step('{user:w} has enrolled "{username}" as "{name}" with the admin role'))
 def has_enrolled_admin(world: Ledger, user: str, username: str, name: str) -> None:
     world.app.enrol_person(world.actor(user), username=username, name=name, passphrase=PW)
-    world.app.grant_role(world.actor(user), username, "admin", reason="second administrator")
-    # Keys registered before the admin role was granted may not register keys: re-issue.
-    world.app.reissue_key(world.actor(user), username, passphrase=PW, reason="admin key")
+    # Granting the admin role re-issues their key with key-management authority.
+    world.app.grant_role(world.actor(user), username, "admin", reason="second administrator",
+                         passphrase=PW)
+
+
+@then(step("{user:w}'s signing key may register keys"))
+def key_may_register(world: Ledger, user: str) -> None:
+    world.no_unclaimed_refusal()
+    key = world.app.person(user)["key_id"]
+    assert world.app.keyring().keys[key]["may_register_keys"] is True
+
+
+@then(step("{user:w}'s signing key may not register keys"))
+def key_may_not_register(world: Ledger, user: str) -> None:
+    world.no_unclaimed_refusal()
+    key = world.app.person(user)["key_id"]
+    assert world.app.keyring().keys[key]["may_register_keys"] is False
+
+
+@then(step("{user:w}'s previous key is revoked"))
+def previous_key_revoked(world: Ledger, user: str) -> None:
+    world.no_unclaimed_refusal()
+    old = world.actor(user).signer.key_id  # the key of their earlier session
+    assert old != world.app.person(user)["key_id"]
+    assert world.app.keyring().keys[old]["revoked"]
 
 
 @given(step("{user:w} has revoked {who:w}'s {role:w} role"))

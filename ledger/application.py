@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 from uuid import uuid4
 
@@ -28,6 +29,14 @@ from ledger.keyring import KEYRING_ID, KeyRing
 from ledger.keys import Signer
 from ledger.keystore import KeyStore
 from ledger.rows import ChainRow
+
+
+class _RingMoved(Exception):
+    """The key ring has a newer version than the one cached: reload it, record again."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.version = version
 
 
 class LedgerApplication(Application):
@@ -52,26 +61,50 @@ class LedgerApplication(Application):
             raise MissingSignerError(
                 "refusing to record unsigned events: pass signer=<the acting person's Signer>"
             )
-        self.check_signer(signer, objs)
-        return super().save(*objs, signer=signer, **kwargs)
+        if self._ring_cache is None:
+            self.check_signer(signer, objs)  # first save: load the key ring once
+        # Then checked inside the write transaction (ledger.recorders calls `key_check`
+        # with the ring's version there): no extra read per save, and no gap between
+        # the check and the write. Refused there, the transaction rolls back.
+        key_check = partial(self._check_in_transaction, signer, objs)
+        return super().save(*objs, signer=signer, key_check=key_check, **kwargs)
 
     def check_signer(self, signer: Signer, objs: tuple[Any, ...]) -> None:
         """Refuse a key the log does not (or no longer) allow to sign.
 
-        Verification would flag such an event afterwards; refusing it here means it never
-        enters the log. The key ring is re-read only when its version has moved, so the
-        usual cost is one indexed lookup. The only save without a ring is the one that
-        starts it, signed by the root key it introduces.
+        Verification would flag such an event afterwards; refusing it means it never
+        enters the log. The key ring is re-read only when its version has moved. The only
+        save without a ring is the one that starts it, signed by the root key it introduces.
         """
         latest = self.recorder.select_events(KEYRING_ID, desc=True, limit=1)
-        if not latest:
+        version = latest[0].originator_version if latest else None
+        self._load_ring(version)
+        self._check_key(signer, objs, version)
+
+    def _load_ring(self, version: int | None) -> None:
+        if version is not None and (self._ring_cache is None or self._ring_cache[0] != version):
+            self._ring_cache = (version, self.repository.get(KEYRING_ID, version=version))
+
+    def _check_key(self, signer: Signer, objs: tuple[Any, ...], version: int | None) -> None:
+        if version is None:
             if any(isinstance(o, KeyRing) for o in objs):
                 return
             raise NotInitialisedError("the ledger has no key ring: run `pmo-ledger init` first")
-        version = latest[0].originator_version
-        if self._ring_cache is None or self._ring_cache[0] != version:
-            self._ring_cache = (version, self.repository.get(KEYRING_ID, version=version))
+        assert self._ring_cache is not None and self._ring_cache[0] == version
         self._ring_cache[1].check_key_usable(signer.key_id)
+
+    def _check_in_transaction(self, signer: Signer, objs: tuple[Any, ...], version: int | None) -> None:
+        if version is not None and (self._ring_cache is None or self._ring_cache[0] != version):
+            raise _RingMoved(version)  # rolled back; `_record` reloads the ring, records again
+        self._check_key(signer, objs, version)
+
+    def _record(self, processing_event: Any) -> Any:
+        for _ in range(10):
+            try:
+                return super()._record(processing_event)
+            except _RingMoved as moved:
+                self._load_ring(moved.version)
+        raise LedgerError("the key ring kept changing while saving; try again")
 
     # The log as the ledger sees it ------------------------------------------------------
 

@@ -69,7 +69,12 @@ class DatetimeAsUTC(Transcoding):
         return obj.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
     def decode(self, data: str) -> datetime:
-        return datetime.strptime(data, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        # fromisoformat reads the trailing Z since 3.11 and is ~20x faster than strptime,
+        # which dominated loading a long project. Anything not UTC is refused.
+        value = datetime.fromisoformat(data)
+        if not data.endswith("Z") or value.utcoffset():
+            raise CanonicalEncodingError(f"stored instant {data!r} is not UTC with a Z")
+        return value
 
 
 class UUIDAsString(Transcoding):

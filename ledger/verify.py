@@ -202,37 +202,58 @@ def check_rows(rows: Iterable[ChainRow], lo: int, hi: int, previous: bytes | Non
     leaves: list[bytes] = []
     versions: dict[str, tuple[int, int, int, int]] = {}
     publics: dict[str, Any] = {}
+    add_leaf, add_fault = leaves.append, faults.append
     expected = lo
+    # The loop runs once per event: fields unpacked once, the usual case inline, every
+    # fault still reported as the helpers below describe it.
     for r in rows:
-        while expected < r.position:  # a whole chain row is gone
-            faults.append(Fault(expected, None, None, "missing-record", "no chain row at this position"))
-            leaves.append(GENESIS_HASH)
+        position, nid, oid, version, kid, signature, stored_hash, e_oid, e_ver, topic, state = r
+        while expected < position:  # a whole chain row is gone
+            add_fault(Fault(expected, None, None, "missing-record", "no chain row at this position"))
+            add_leaf(GENESIS_HASH)
             expected += 1
             previous = None
-        expected = r.position + 1
-        _track_version(versions, r, faults)
-        if r.state is None:
-            faults.append(_fault(r, "missing-record", f"stored event {r.notification_id} is missing"))
-            leaves.append(GENESIS_HASH)
-            previous = r.chain_hash
+        expected = position + 1
+        seen = versions.get(oid)
+        if seen is None:
+            versions[oid] = (version, position, version, position)
+        else:
+            if version != seen[2] + 1:
+                add_fault(_fault(r, "version-gap", f"expected version {seen[2] + 1}, found {version}"))
+            versions[oid] = (seen[0], seen[1], version, position)
+        if state is None:
+            add_fault(_fault(r, "missing-record", f"stored event {nid} is missing"))
+            add_leaf(GENESIS_HASH)
+            previous = stored_hash
             continue
-        if (r.event_originator_id, r.event_originator_version) != (r.originator_id, r.originator_version):
-            faults.append(_fault(r, "identity-mismatch",
-                f"expected {r.originator_id} v{r.originator_version}, found "
-                f"{r.event_originator_id} v{r.event_originator_version} at notification {r.notification_id}"))
-        h = _hash(r)
-        leaves.append(leaf_hash(h, r.signature))
-        _check_key_and_signature(r, h, keys, publics, faults)
+        if e_oid != oid or e_ver != version:
+            add_fault(_fault(r, "identity-mismatch",
+                f"expected {oid} v{version}, found {e_oid} v{e_ver} at notification {nid}"))
+        h = record_hash(e_oid, e_ver, topic, state)
+        add_leaf(leaf_hash(h, signature))
+        k = keys.get(kid)
+        if k is None or position < k.valid_from or (k.revoked_at is not None and position > k.revoked_at):
+            _check_key_and_signature(r, h, keys, publics, faults)
+        else:
+            public = publics.get(kid)
+            if public is None:
+                public = publics[kid] = load_public(k.public)
+            if not verify_signature(public, signature, h):
+                add_fault(_bad_signature(r, k))
         if previous is not None:
-            want = chain_hash(previous, h, r.signature)
-            if want != r.chain_hash:
-                faults.append(_fault(r, "chain-break", f"expected chain hash {want.hex()}, found {r.chain_hash.hex()}"))
-        previous = r.chain_hash
+            want = chain_hash(previous, h, signature)
+            if want != stored_hash:
+                add_fault(_fault(r, "chain-break", f"expected chain hash {want.hex()}, found {stored_hash.hex()}"))
+        previous = stored_hash
     while expected <= hi:
-        faults.append(Fault(expected, None, None, "missing-record", "no chain row at this position"))
-        leaves.append(GENESIS_HASH)
+        add_fault(Fault(expected, None, None, "missing-record", "no chain row at this position"))
+        add_leaf(GENESIS_HASH)
         expected += 1
     return RangeResult(lo, hi, faults, leaves, versions, previous or b"")
+
+
+def _bad_signature(r: ChainRow, k: KeyInfo) -> Fault:
+    return _fault(r, "bad-signature", f"signature by {k.owner} ({r.key_id[:16]}...) does not match the stored bytes and identity")
 
 
 def _check_key_and_signature(r: ChainRow, h: bytes, keys: dict[str, KeyInfo], publics: dict, faults: list[Fault]) -> None:
@@ -246,22 +267,22 @@ def _check_key_and_signature(r: ChainRow, h: bytes, keys: dict[str, KeyInfo], pu
     if public is None:
         public = publics[r.key_id] = load_public(k.public)
     if not verify_signature(public, r.signature, h):
-        faults.append(_fault(r, "bad-signature", f"signature by {k.owner} ({r.key_id[:16]}...) does not match the stored bytes and identity"))
-
-
-def _track_version(versions: dict, r: ChainRow, faults: list[Fault]) -> None:
-    seen = versions.get(r.originator_id)
-    if seen is None:
-        versions[r.originator_id] = (r.originator_version, r.position, r.originator_version, r.position)
-        return
-    if r.originator_version != seen[2] + 1:
-        faults.append(_fault(r, "version-gap", f"expected version {seen[2] + 1}, found {r.originator_version}"))
-    versions[r.originator_id] = (seen[0], seen[1], r.originator_version, r.position)
+        faults.append(_bad_signature(r, k))
 
 
 # Workers ----------------------------------------------------------------------------------
 
 _worker_source: Any = None
+
+
+def _worker_open(spec: Any) -> None:
+    """Pool initializer: open the log once per worker. A failure here is left for the
+    first range to raise again, with its own message (not as a broken pool)."""
+    global _worker_source
+    try:
+        _worker_source = open_source(spec)
+    except Exception:  # noqa: BLE001 - re-raised by `_worker_check`
+        _worker_source = None
 
 
 def _worker_check(spec: Any, lo: int, hi: int, keys: dict[str, KeyInfo]) -> RangeResult:
@@ -332,18 +353,41 @@ def verify_log(
 ) -> Report:
     started = time.perf_counter()
     n = source.size()
-    timeline, faults = build_timeline(source.key_rows(), pinned_root)
-    if n and timeline.root_key_id is None:
-        faults.append(Fault(1, None, None, "unknown-key", "the log does not start with a key ring"))
-    results, used = _check_all(source, n, timeline.keys, workers, chunk, progress)
+    workers = workers or os.cpu_count() or 1
+    spec = source.worker_spec()
+    pool = None
+    if workers > 1 and n >= PARALLEL_THRESHOLD and spec is not None:
+        # Started first: the workers open the log while the key history is replayed here.
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_open, initargs=(spec,))
+        for _ in range(workers):
+            pool.submit(int)
+    try:
+        timeline, faults = build_timeline(source.key_rows(), pinned_root)
+        if n and timeline.root_key_id is None:
+            faults.append(Fault(1, None, None, "unknown-key", "the log does not start with a key ring"))
+        # While the workers check the ranges, this process reads what it checks itself.
+        side: dict[str, Any] = {}
+
+        def meanwhile() -> None:
+            side["unchained"] = source.unchained()
+            side["checkpoints"] = source.checkpoints()
+
+        results, used = _check_all(source, n, timeline.keys, workers, chunk, progress, pool, meanwhile)
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        raise
+    if pool is not None:
+        pool.shutdown(wait=False)  # every range is done; the workers exit on their own
     leaves: list[bytes] = []
     for res in results:
         faults.extend(res.faults)
         leaves.extend(res.leaves)
     faults.extend(_stitch_versions(results))
-    faults.extend(_unchained_faults(source.unchained()))
+    faults.extend(_unchained_faults(side["unchained"]))
     head = results[-1].last_hash if results else GENESIS_HASH
-    checked = _check_checkpoints(source, extra_checkpoints, timeline, n, leaves, faults)
+    checked = _check_checkpoints(source, extra_checkpoints, timeline, n, leaves, faults,
+                                 side["checkpoints"])
     faults.sort(key=lambda f: (f.position is None, f.position or 0, f.kind))
     return Report(
         ok=not faults, events=n, faults=faults, root=merkle.root(leaves), head=head,
@@ -352,33 +396,34 @@ def verify_log(
     )
 
 
-def _check_all(source: LogSource, n: int, keys: dict, workers: int | None, chunk: int,
-               progress: Callable[[int, int], None] | None) -> tuple[list[RangeResult], int]:
-    workers = workers or os.cpu_count() or 1
+def _check_all(source: LogSource, n: int, keys: dict, workers: int, chunk: int,
+               progress: Callable[[int, int], None] | None, pool: ProcessPoolExecutor | None,
+               meanwhile: Callable[[], None]) -> tuple[list[RangeResult], int]:
     spec = source.worker_spec()
     results: list[RangeResult] = []
     done = 0
-    parallel = workers > 1 and n >= PARALLEL_THRESHOLD and spec is not None
+    parallel = pool is not None
     # In parallel, ranges of equal size in a multiple of the workers, so that all finish
     # together (5 ranges of 5000 on 2 workers left one idle for a fifth of the run).
     parts = workers * -(-n // (workers * chunk)) if parallel else -(-n // chunk)
     size = max(1, -(-n // max(1, parts)))
     ranges = [(lo, min(n, lo + size - 1)) for lo in range(1, n + 1, size)]
-    if not parallel:
+    if pool is None:
         for lo, hi in ranges:
             results.append(_check_range(source, lo, hi, keys))
             done += hi - lo + 1
             if progress:
                 progress(done, n)
+        meanwhile()
         return results, 1
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_worker_check, spec, lo, hi, keys) for lo, hi in ranges]
-        for f in futures:
-            res = f.result()
-            results.append(res)
-            done += res.hi - res.lo + 1
-            if progress:
-                progress(done, n)
+    futures = [pool.submit(_worker_check, spec, lo, hi, keys) for lo, hi in ranges]
+    meanwhile()
+    for f in futures:
+        res = f.result()
+        results.append(res)
+        done += res.hi - res.lo + 1
+        if progress:
+            progress(done, n)
     return results, workers
 
 
@@ -403,8 +448,8 @@ def _unchained_faults(rows: Sequence[UnchainedRow]) -> list[Fault]:
 
 
 def _check_checkpoints(source: LogSource, extra: Sequence[str], tl: KeyTimeline, n: int,
-                       leaves: list[bytes], faults: list[Fault]) -> int:
-    texts = list(source.checkpoints()) + list(extra)
+                       leaves: list[bytes], faults: list[Fault], stored: Sequence[str] | None = None) -> int:
+    texts = list(source.checkpoints() if stored is None else stored) + list(extra)
     if not texts:
         return 0
     root_public = tl.keys[tl.root_key_id].public if tl.root_key_id else None

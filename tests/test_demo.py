@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
 from types import SimpleNamespace
+from uuid import UUID
 
 import pytest
 from click.testing import CliRunner
+from eventsourcing.persistence import StoredEvent
 
+from domain.compliance import evaluate
 from domain.demo import DEMO_PEOPLE, demo_present, plan_demo, seed_demo
 from domain.earned_value import figures
 from domain.policy import GATES
@@ -42,13 +45,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     url = f"sqlite:///{path}"
     app, root = init_ledger(url, PW, app_class=PMOApplication)
     calls: list[tuple[int, int]] = []
+    wall = datetime.now(UTC)
     started = perf_counter()
     summary = seed_demo(app, root, passphrase=PW, password="demo-pw",
                         progress=lambda done, total: calls.append((done, total)), as_of=AS_OF)
     seconds = perf_counter() - started
     try:
         yield SimpleNamespace(app=app, url=url, summary=summary, calls=calls, seconds=seconds,
-                              projects=app.projects())
+                              projects=app.projects(), wall=wall)
     finally:
         app.close()
         mp.undo()
@@ -94,7 +98,7 @@ def test_it_holds_over_ten_thousand_events_of_every_kind(demo):
                  "CommitmentClosed", "ExpenditureSubmitted", "ExpenditureApproved",
                  "ExpenditureRejected", "ExpenditureReversed", "ProgressReported",
                  "MilestoneAccepted", "RiskRaised", "RiskUpdated", "RiskClosed", "IssueRaised",
-                 "IssueEscalated", "IssueResolved", "StatusReportPublished"):
+                 "IssueEscalated", "IssueResolved", "StatusReportPublished", "GateConditionsMet"):
         assert topics[T + kind] > 0, kind
     assert topics["domain.policy:Policy.Changed"] == 1
     assert topics["domain.directory:Directory.PersonEnrolled"] == len(DEMO_PEOPLE)
@@ -259,11 +263,76 @@ def test_the_demo_command_seeds_prints_the_users_and_verifies(tmp_path: Path, mo
     assert again.exit_code == 0 and "nothing to do" in again.output
 
 
-def test_the_status_page_serves_the_demo_ledger(demo):
+def test_the_web_app_serves_the_demo_ledger(demo):
     from web.app import create_app
+    from web.ledger_access import close_ledger
 
-    response = create_app({"LEDGER_DB": demo.url}).test_client().get("/")
-    assert response.status_code == 200
-    body = response.get_json()
-    assert body["events"] == demo.app.size()
-    assert body["root_key_fingerprint"] == demo.app.keyring().root_key_id
+    app = create_app({"LEDGER_DB": demo.url, "SECRET_KEY": "demo-test", "WTF_CSRF_ENABLED": False})
+    client = app.test_client()
+    try:
+        assert client.get("/").status_code == 302  # sign in first
+        assert client.post("/signin", data={"username": "pm", "password": "demo-pw"}).status_code == 302
+        response = client.get("/")
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        assert all(p.code in html for p in demo.projects)
+    finally:
+        close_ledger(app)
+
+
+def _log(app):
+    """(position, recorded_at, event) of every event, in log order."""
+    out = []
+    for row in app.read_chain(1, app.size()):
+        stored = StoredEvent(originator_id=UUID(str(row.originator_id)),
+                             originator_version=row.originator_version, topic=row.topic,
+                             state=row.state)
+        event = app.mapper.to_domain_event(stored)
+        out.append((row.position, event.timestamp, event))
+    return out
+
+
+@pytest.fixture(scope="module")
+def log(demo):
+    return _log(demo.app)
+
+
+BUSINESS_DATE = {"ExpenditureSubmitted": "invoice_date", "ProgressReported": "as_of",
+                 "MilestoneAccepted": "accepted_on", "StatusReportPublished": "period_end"}
+
+
+def test_acts_are_recorded_over_eighteen_months_in_log_order(demo, log):
+    domain = [(pos, at, e) for pos, at, e in log if type(e).__module__.startswith("domain.")]
+    times = [at for _, at, _ in domain]
+    assert times == sorted(times), "recorded times never go backwards along the log"
+    assert (times[-1] - times[0]).days >= 500
+    assert times[-1] <= demo.wall, "nothing is recorded after the moment of seeding"
+    assert times[-1].date() <= AS_OF
+    office = Counter(13 <= at.hour < 23 and at.weekday() < 5 for at in times[len(DEMO_PEOPLE) * 2 + 2:])
+    assert office[False] == 0, "project acts are recorded in office hours on working days"
+    for _, at, e in domain:
+        field = BUSINESS_DATE.get(type(e).__name__)
+        if field is not None:
+            lag = (at.date() - getattr(e, field)).days
+            assert 0 <= lag <= 45, (type(e).__name__, getattr(e, field), at)
+
+
+def test_the_compliance_check_finds_no_back_dated_acts(demo, log):
+    found = Counter(f.rule_id for f in evaluate(log, today=AS_OF))
+    assert found["TIME-001"] == 0
+    assert found["PUR-003"] < 5 and found["APR-003"] == 0
+
+
+def test_a_replay_as_of_an_instant_sees_part_of_the_history(demo, log):
+    middle = datetime.combine(AS_OF - timedelta(days=270), datetime.min.time(), tzinfo=UTC)
+    known = [e for _, at, e in log if at <= middle and type(e).__name__ == "Chartered"]
+    assert 0 < len(known) < len(demo.projects)
+
+
+def test_demo_plays_through_the_public_api_only():
+    import inspect
+
+    import domain.demo
+
+    source = inspect.getsource(domain.demo)
+    assert "app._" not in source and ".batch(" in source

@@ -91,3 +91,29 @@ def test_signatures_without_libsodium(monkeypatch: pytest.MonkeyPatch) -> None:
     signer = Signer(private, "t")
     hashes = [os.urandom(32) for _ in range(40)]
     assert signer.sign_many(hashes) == [private.sign(signed_message(h)) for h in hashes]
+
+
+def test_key_check_in_the_write_transaction_sees_another_process_revoking(ledger, alice, open_app) -> None:
+    """The key is checked inside the write transaction against the ring's version there:
+    a revocation made through another application is honoured, and nothing is written."""
+    from decimal import Decimal
+
+    from ledger.errors import KeyRevokedError
+    from ledger.verify import DatabaseSource, verify_log
+    from tests.support import Counter, snapshot_of_tables
+
+    app, root = ledger
+    app.save(Counter("before"), signer=alice)  # the ring is now cached by `app`
+    other = open_app()
+    bob = Signer.generate("bob")
+    other.register_key(bob.public_bytes, "bob", by=root, actor_id="u-root", actor_name="Root")
+    app.save(Counter("by bob"), signer=bob)  # registered elsewhere: the ring is reloaded
+    other.revoke_key(alice.key_id, by=root, actor_id="u-root", actor_name="Root", reason="left")
+
+    before = snapshot_of_tables(app)
+    c = Counter("after revocation")
+    c.increment(Decimal("1.00"), "x")
+    with pytest.raises(KeyRevokedError):
+        app.save(c, signer=alice)
+    assert snapshot_of_tables(app) == before
+    assert verify_log(DatabaseSource(app)).ok

@@ -1,25 +1,68 @@
-"""The Flask application factory."""
+"""The Flask application factory: the pages, the JSON API, CSRF, error pages.
+
+Nothing opens the ledger here: the first request that needs it does (web/ledger_access.py).
+"""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_wtf.csrf import CSRFProtect
 
 from ledger.backend import resolve_url
+
+csrf = CSRFProtect()
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Create the app; the ledger is opened lazily, never at import time."""
     app = Flask(__name__, instance_relative_config=True)
-    app.config.from_mapping(LEDGER_DB=None, SECRET_KEY="dev-only-change-me")
+    app.config.from_mapping(
+        LEDGER_DB=None,
+        SECRET_KEY=None,
+        KEY_PASSPHRASE=None,
+        WTF_CSRF_TIME_LIMIT=None,  # a form left open over lunch still submits
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,  # invoice uploads
+        VERIFY_WORKERS=1,  # the verification page runs in a thread of the server
+    )
     if config:
         app.config.from_mapping(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config["LEDGER_DB"] = resolve_url(app.config["LEDGER_DB"], app.instance_path)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 
-    from web import status
+    csrf.init_app(app)
 
-    app.register_blueprint(status.bp)
+    from web import auth, pages
+    from web.pages import audit, pm, portfolio, projects, queues, reports
+
+    app.register_blueprint(auth.bp)
+    for area in (portfolio, projects, pm, queues, audit, reports):
+        app.register_blueprint(area.bp)
+    pages.install(app)
+    _register_api(app)
     return app
+
+
+def _instance_secret(folder: Path) -> str:
+    """A session-signing secret kept in the instance folder (made once), so sessions
+    survive a restart without a secret in the code."""
+    path = folder / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _register_api(app: Flask) -> None:
+    """The JSON API (web/api): bearer tokens, so its blueprints are exempt from CSRF."""
+    from web.api import exempt_from_csrf, register_api
+
+    register_api(app)
+    exempt_from_csrf(app)

@@ -175,9 +175,32 @@ def demo_command(db_url: str | None, password: str) -> None:
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 def serve_command(db_url: str | None, host: str, port: int) -> None:
-    """Serve the web app."""
+    """Serve the web app (the read models are brought up to date first).
+
+    Users sign with the keys the server holds, encrypted under $PMO_LEDGER_PASSPHRASE;
+    on the demo portfolio without it, the printed demo passphrase is used."""
+    import os
+
+    from domain.demo import demo_present
+    from web.ledger_access import close_ledger, get_pmo, get_read_models
+
     app = create_app({"LEDGER_DB": _url(db_url)})
-    app.run(host=host, port=port)
+    try:
+        pmo = get_pmo(app)
+        if not os.environ.get(PASSPHRASE_ENV) and demo_present(pmo):
+            os.environ[PASSPHRASE_ENV] = DEMO_PASSPHRASE
+            click.echo(f"DEMO ONLY: signing keys unlocked with the demo passphrase; set {PASSPHRASE_ENV}", err=True)
+        get_read_models(app).catch_up(Progress("updating read models"))
+    except LedgerError as e:
+        fail(str(e))
+    click.echo(f"serving {app.config['LEDGER_DB']} on http://{host}:{port}/", err=True)
+    from werkzeug.serving import run_simple
+
+    try:
+        # Not app.run(): Flask ignores it inside a `flask`-style CLI command.
+        run_simple(host, port, app, threaded=True)
+    finally:
+        close_ledger(app)
 
 
 from web.bundle_commands import export_command, verify_bundle_command  # noqa: E402
@@ -188,6 +211,11 @@ cli.add_command(verify_bundle_command)
 from web.bench_command import bench_command  # noqa: E402
 
 cli.add_command(bench_command)
+
+from web.report_commands import COMMANDS as REPORT_COMMANDS  # noqa: E402
+
+for _command in REPORT_COMMANDS:  # report, compliance, replay, projections
+    cli.add_command(_command)
 
 
 def main() -> None:

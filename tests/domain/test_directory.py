@@ -126,14 +126,78 @@ def test_reissued_key_replaces_the_old_one(world):
             reason="x")
 
 
-def test_admin_granted_later_needs_a_reissued_key_to_register_keys(world):
+def _events_of_last_save(app, n):
+    rows = app.read_chain(app.size() - n + 1, app.size())
+    return [r.topic.rsplit(".", 1)[-1] for r in rows], {r.key_id for r in rows}
+
+
+def test_granting_admin_reissues_the_key_with_key_management_authority(world):
     app = world.app
-    app.grant_role(world.admin, "pmo", "admin", reason="second administrator")
-    pmo = world.pmo
-    refused(app, NotAuthorisedError, app.enrol_person, pmo, username="x", name="X", passphrase=PW,
-            match="may register keys")
-    app.reissue_key(world.admin, "pmo", passphrase=PW, reason="administrator key")
-    app.enrol_person(app.actor("pmo", PW), username="x", name="X", passphrase=PW)
+    old_key = world.pmo.signer.key_id
+    before = app.size()
+    app.grant_role(world.admin, "pmo", "admin", reason="second administrator", passphrase=PW)
+    # One save, signed by the granting administrator: grant, key replaced, old revoked, new registered.
+    kinds, signers = _events_of_last_save(app, app.size() - before)
+    assert kinds == ["RoleGranted", "KeyReplaced", "KeyRevoked", "KeyRegistered"]
+    assert signers == {world.admin.signer.key_id}
+    new_key = app.person("pmo")["key_id"]
+    ring = app.keyring()
+    assert new_key != old_key and ring.keys[old_key]["revoked"]
+    assert ring.keys[new_key]["may_register_keys"] is True and ring.keys[new_key]["owner"] == "pmo"
+    # The old session's key can no longer act; signing in again gives the new, held key.
+    refused(app, NotAuthorisedError, app.enrol_person, world.pmo, username="x", name="X",
+            passphrase=PW, match="not Polly Lead's current key")
+    pmo = app.actor("pmo", PW)
+    assert pmo.signer.key_id == new_key
+    app.enrol_person(pmo, username="x", name="X", passphrase=PW)
+    app.reissue_key(pmo, "x", passphrase=PW, reason="a second administrator manages keys")
+
+
+def test_revoking_admin_reissues_the_key_without_key_management_authority(world):
+    app = world.app
+    app.grant_role(world.admin, "pmo", "admin", reason="second administrator", passphrase=PW)
+    admin_key = app.person("pmo")["key_id"]
+    before = app.size()
+    app.revoke_role(world.admin, "pmo", "admin", reason="back to the PMO only", passphrase=PW)
+    kinds, _ = _events_of_last_save(app, app.size() - before)
+    assert kinds == ["RoleRevoked", "KeyReplaced", "KeyRevoked", "KeyRegistered"]
+    ring, new_key = app.keyring(), app.person("pmo")["key_id"]
+    assert ring.keys[admin_key]["revoked"] and ring.keys[new_key]["may_register_keys"] is False
+    pmo = app.actor("pmo", PW)
+    refused(app, NotAuthorisedError, app.enrol_person, pmo, username="y", name="Y",
+            passphrase=PW, match="needs the admin role")
+    # Still a PMO lead, signing with the new key.
+    app.change_policy(pmo, {"pending_days_limit": 20}, reason="longer queues allowed")
+
+
+def test_other_roles_leave_the_key_alone(world):
+    app = world.app
+    key = app.person("pm2")["key_id"]
+    before = app.size()
+    app.grant_role(world.admin, "pm2", "auditor", reason="audit rotation")
+    app.revoke_role(world.admin, "pm2", "auditor", reason="rotation over")
+    assert app.size() - before == 2 and app.person("pm2")["key_id"] == key
+
+
+def test_admin_grant_refusals_write_nothing(world, monkeypatch):
+    app = world.app
+    refused(app, DuplicateError, app.grant_role, world.admin, "admin", "admin", reason="x",
+            passphrase=PW)
+    refused(app, NotAuthorisedError, app.grant_role, world.pm, "pm2", "admin", reason="x",
+            passphrase=PW, match="needs the admin role")
+    monkeypatch.delenv("PMO_LEDGER_PASSPHRASE")
+    refused(app, ValidationError, app.grant_role, world.admin, "pmo", "admin", reason="x",
+            match="passphrase")
+    assert not app.directory().has_role("pmo", "admin")
+
+
+def test_revoking_admin_of_a_leaver_needs_no_new_key(world):
+    app = world.app
+    app.grant_role(world.admin, "pmo", "admin", reason="second administrator", passphrase=PW)
+    app.deactivate_person(world.admin, "pmo", reason="left the city")
+    key, before = app.person("pmo")["key_id"], app.size()
+    app.revoke_role(world.admin, "pmo", "admin", reason="tidy up after leaver", passphrase=PW)
+    assert app.size() == before + 1 and app.person("pmo")["key_id"] == key
 
 
 def test_a_signer_not_matching_the_person_is_refused(world):

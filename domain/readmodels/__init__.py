@@ -1,0 +1,26 @@
+"""Read models: projections of the log into tables, and the questions they answer.
+
+`ReadModels(app)` keeps them up to date with the `eventsourcing` library's tracking (they
+resume where they stopped, never count an event twice, and can be dropped and rebuilt)
+and answers: portfolio and project summaries, budget by line, earned value as of any date
+and as an S-curve, review queues per role, the approvals register, the audit trail per
+project and field, compliance findings, and any project "as of" a position or an instant.
+"""
+
+from domain.readmodels.asof import Replay
+from domain.readmodels.service import ReadModels, month_ends
+from domain.readmodels.views import (
+    Approval,
+    AuditEntry,
+    EarnedValue,
+    FindingRow,
+    LineBudget,
+    ProjectFacts,
+    ProjectSummary,
+    QueueItem,
+)
+
+__all__ = [
+    "Approval", "AuditEntry", "EarnedValue", "FindingRow", "LineBudget", "ProjectFacts",
+    "ProjectSummary", "QueueItem", "ReadModels", "Replay", "month_ends",
+]

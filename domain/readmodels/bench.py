@@ -1,0 +1,174 @@
+"""Read-model speed, for `pmo-ledger bench`: rebuild vs the library's raw read-and-decode
+rate of the same log in the same run, and "as of" for a project with 10,000 events.
+
+    app, root = init_ledger(url, passphrase, app_class=PMOApplication)   # a fresh ledger
+    figures = run_readmodel_bench(app, root, passphrase)
+
+The log is the demo portfolio (about 11,000 events over ten projects) plus one project of
+`project_events` events. Both rates read the same log in the same process, so the ratio
+says what the projections cost on top of reading and decoding, whatever the machine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from domain.common import Who
+from domain.project import Project
+from domain.readmodels.service import REBUILD_BATCH, ReadModels
+from domain.services import Actor, PMOApplication
+from ledger.keys import Signer
+
+TARGET_RATIO = 0.5
+BIG_PROJECT = "BENCH-10K"
+_SAVE = 500  # events per save while seeding the big project
+Say = Callable[[str], None]
+
+
+def run_readmodel_bench(app: PMOApplication, root: Signer, passphrase: str, *,
+                        project_events: int = 10_000, portfolio: bool = True,
+                        progress: Say | None = None) -> dict[str, Any]:
+    """Seed the log, then measure. `app` must be a freshly initialised ledger."""
+    say = progress or (lambda _: None)
+    if portfolio:
+        from domain.demo import seed_demo
+
+        say("seeding the demo portfolio")
+        seed_demo(app, root, passphrase=passphrase)
+        actors = {u: app.actor(u, passphrase) for u in ("pm", "fiscal")}
+    else:
+        actors = cast(app, root, passphrase)
+    say(f"seeding a project with {project_events} events")
+    seed_big_project(app, actors["pm"], actors["fiscal"], BIG_PROJECT, project_events)
+    return measure(app, say)
+
+
+def measure(app: PMOApplication, say: Say) -> dict[str, Any]:
+    events = app.size()
+    say(f"reading and decoding {events} events (library)")
+    raw = events / _best(lambda: raw_read_and_decode(app))
+    models = ReadModels(app)
+    say("rebuilding the read models")
+    tables = _timed(lambda: _rebuild_tables(models))
+    say("judging compliance over the whole log")
+    compliance = _timed(models.catch_up_compliance)
+    say("replaying the big project as of several moments")
+    as_of = as_of_seconds(models, BIG_PROJECT)
+    return {
+        "events": events,
+        "rates": {"raw_read_decode": raw, "rebuild_tables": events / tables,
+                  "rebuild_compliance": events / compliance,
+                  "rebuild_all": events / (tables + compliance)},
+        "ratios": {"rebuild_tables": events / tables / raw,
+                   "rebuild_all": events / (tables + compliance) / raw},
+        "target_ratio": TARGET_RATIO,
+        "meets_target": events / tables / raw >= TARGET_RATIO,
+        "as_of": {"project_events": models.facts(BIG_PROJECT)[0].version,
+                  "seconds_worst": max(as_of), "seconds_each": as_of},
+    }
+
+
+def raw_read_and_decode(app: PMOApplication, batch: int = 1000) -> int:
+    """The library's own path: notification log select, then mapper.to_domain_event."""
+    n, start = 0, 0
+    while True:
+        notes = app.recorder.select_notifications(start=start, limit=batch, inclusive_of_start=False)
+        for note in notes:
+            app.mapper.to_domain_event(note)
+        n += len(notes)
+        if len(notes) < batch:
+            return n
+        start = notes[-1].id
+
+
+def as_of_seconds(models: ReadModels, code: str) -> list[float]:
+    """Seconds to replay `code` at its middle, its end, and an instant (each replay goes
+    to the nearest snapshot and folds the rest)."""
+    facts = models.facts(code)[0]
+    first = models.replay(code, position=facts.position).project_position
+    out = []
+    for position in (first - facts.version // 2, facts.position):
+        out.append(_timed(lambda p=position: models.replay(code, position=p)))
+    moment = models.replay(code, position=facts.position).recorded_at
+    out.append(_timed(lambda: models.replay(code, instant=moment)))
+    return out
+
+
+def _rebuild_tables(models: ReadModels) -> None:
+    """A rebuild of every read model but the compliance findings (timed on their own)."""
+    names = [models.ledger.name, models.compliance.name]
+    models.store.drop_and_recreate(names)
+    models.ledger.projection.reset(hard=True)
+    models.compliance.projection.reset(hard=True)
+    models.ledger.catch_up(batch=REBUILD_BATCH)
+
+
+def _timed(work: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def _best(work: Callable[[], Any], runs: int = 3) -> float:
+    return min(_timed(work) for _ in range(runs))
+
+
+# Seeding ---------------------------------------------------------------------------------
+
+
+def cast(app: PMOApplication, root: Signer, passphrase: str) -> dict[str, Actor]:
+    """An administrator, a project manager and a fiscal officer."""
+    admin = app.bootstrap(root, username="admin", name="Ada Admin", passphrase=passphrase)
+    for username, name in (("pm", "Pat Manager"), ("fiscal", "Fay Fiscal")):
+        app.enrol_person(admin, username=username, name=name, passphrase=passphrase)
+        app.grant_role(admin, username, username, reason="bench")
+    return {u: app.actor(u, passphrase) for u in ("pm", "fiscal")}
+
+
+def seed_big_project(app: PMOApplication, pm: Actor, fiscal: Actor, code: str, events: int,
+                     per_save: int = _SAVE) -> None:
+    """One project of at least `events` events, saved about `per_save` at a time
+    (snapshots every 100, as in production): mostly risk reassessments and progress
+    reports, with invoices submitted and approved in between."""
+    pm_who = Who(pm.user_id, pm.name, ("pm",))
+    fiscal_who = Who(fiscal.user_id, fiscal.name, ("fiscal",))
+    app.charter_project(pm, code=code, title="Bench project", sponsor="sponsor",
+                        project_manager=pm.user_id, business_relationship_manager="brm",
+                        objectives=["measure"], scope_statement="bench",
+                        start_date=date(2025, 1, 1), target_finish=date(2027, 12, 31),
+                        fund="General", cost_centre="CC-1", funding_type="operating")
+    p: Project = app.project(code)
+    p.add_budget_line(line="LB-01", name="Labour", category="labour", amount="9000000.00", by=pm_who)
+    p.add_milestone(milestone="M-01", name="Build", planned_start=date(2025, 1, 1),
+                    planned_finish=date(2027, 6, 30), budgeted_value="9000000.00", by=pm_who)
+    for i in range(10):
+        p.raise_risk(title=f"Risk {i}", probability=2, impact=3, owner="pm", mitigation="watch",
+                     description="", by=pm_who)
+    rules = app.rules()
+    i = 0
+    while p.version < events:
+        i += 1
+        _pm_acts(p, pm_who, i, per_save)
+        app.save(p, signer=pm.signer)
+        for e in [k for k, x in p.expenditures.items() if x["status"] == "pending"]:
+            p.approve_expenditure(expenditure_id=e, rules=rules, by=fiscal_who, reason="")
+        app.save(p, signer=fiscal.signer)
+
+
+def _pm_acts(p: Project, who: Who, round_: int, per_save: int) -> None:
+    day = date(2025, 1, 1) + timedelta(days=round_)
+    for k in range(max(1, per_save - 25)):
+        risk = f"R-{k % 10 + 1:03d}"
+        probability = 3 if p.risks[risk]["probability"] == 2 else 2
+        p.update_risk(risk_id=risk, probability=probability, impact=None, owner=None,
+                      mitigation=None, status=None, by=who, reason="reassessed")
+        if k % 40 == 0:
+            p.report_progress(milestone="M-01", percent=min(99, round_), as_of=day, note="", by=who)
+    for k in range(20):
+        p.submit_expenditure(line="LB-01", amount=Decimal("10.00"), vendor="Acme",
+                             invoice_number=f"INV-{round_}-{k}", invoice_date=day,
+                             description="work", po_number=None, document_sha256=None, by=who)

@@ -1,0 +1,177 @@
+"""Running the projection: catch up from the tracked position, batch by batch.
+
+Each batch is read by chain position, folded, and written in one transaction that
+(1) takes the writers' lock, (2) checks the library's tracking row still says where the
+batch started, (3) inserts the rows and (4) advances the tracking row to the batch's last
+notification id with the library's `insert_tracking`, which itself refuses to go back or
+stand still. A crash before commit writes nothing; a process that lost a race to another
+writes nothing and starts again from where the winner stopped. So every position is
+counted exactly once, however many processes run it.
+
+Tracking stores notification ids (the library's sequence, which may have gaps on
+PostgreSQL); the read models speak in chain positions, found through `ledger_chain`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from domain.readmodels.projection import Item
+from domain.readmodels.store import LostRaceError, ReadModelError, ReadStore, Writer
+from ledger.rows import ChainRow
+
+Progress = Callable[[int, int], None]
+BATCH = 1000
+
+
+class Projection(Protocol):
+    """What the runner drives: a tracking name, a fold of positions into rows, a writer."""
+
+    name: str
+    at: int  # the notification id its in-memory state stands at
+
+    def reset(self, *, hard: bool = False) -> None: ...
+
+    def process(self, start: int, items: list[Item],
+                replay: Callable[[int, int], Iterable[Item]]) -> Any: ...
+
+    def write(self, w: Writer, batch: Any) -> None: ...
+
+
+class Projector:
+    """Keeps one projection's tables up to date with the log."""
+
+    def __init__(self, app: Any, projection: Projection, store: ReadStore,
+                 batch: int = BATCH) -> None:
+        self.app = app
+        self.projection = projection
+        self.store = store
+        self.batch = batch
+        self._ids: dict[str, UUID] = {}
+        self._lock = threading.Lock()  # one catch-up at a time per process
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """No catch-up of this projection runs in this process meanwhile."""
+        with self._lock:
+            yield
+
+    def catch_up(self, progress: Progress | None = None, limit: int | None = None,
+                 batch: int | None = None) -> int:
+        """Process every position not yet processed (at most `limit`, `batch` at a time);
+        returns how many."""
+        size = batch or self.batch
+        with self._lock:
+            self.store.ensure_tables()
+            done, total = 0, None
+            while limit is None or done < limit:
+                start_nid = self.store.tracked(self.name)
+                start = self.position_of(start_nid)
+                head = self.head()
+                total = total if total is not None else head - start
+                if start >= head:
+                    break
+                hi = min(head, start + size, start + (limit - done if limit else size))
+                done += self._batch(start_nid, start, hi)
+                if progress is not None:
+                    progress(min(done, total), max(total, done))
+            return done
+
+    def _batch(self, start_nid: int, start: int, hi: int) -> int:
+        """Positions start+1..hi in one transaction (none: rewrite at `start`)."""
+        p = self.projection
+        if p.at != start_nid:
+            p.reset()  # someone else moved the projection: our caches are stale
+        items = list(self.read(start + 1, hi))
+        try:
+            batch = p.process(start, items, self.read)
+            with self.store.writing(self.name) as w:
+                w.claim(self.name, start_nid)
+                p.write(w, batch)
+                if items:
+                    w.advance(self.name, items[-1].row.notification_id)
+        except LostRaceError:
+            p.reset()
+            return 0
+        except BaseException:
+            p.reset(hard=True)
+            raise
+        p.at = items[-1].row.notification_id if items else start_nid
+        return len(items)
+
+    def refresh(self) -> None:
+        """Write the projection again at its tracked position (compliance: a new day)."""
+        with self._lock:
+            self.store.ensure_tables()
+            start_nid = self.store.tracked(self.name)
+            start = self.position_of(start_nid)
+            self._batch(start_nid, start, start)
+
+    def head(self) -> int:
+        """The last chain position (by its primary key; a COUNT would scan the chain)."""
+        return int(self.store.fetch("SELECT MAX(position) FROM {chain}")[0][0] or 0)
+
+    def position_of(self, notification_id: int) -> int:
+        if notification_id == 0:
+            return 0
+        rows = self.store.fetch("SELECT position FROM {chain} WHERE notification_id = ?",
+                                (notification_id,))
+        if not rows:
+            raise ReadModelError(
+                f"the read models are at notification {notification_id}, which no chain "
+                "position holds; rebuild them (pmo-ledger projections rebuild)")
+        return int(rows[0][0])
+
+    # Reading the log ----------------------------------------------------------------------
+
+    def read(self, lo: int, hi: int) -> Iterator[Item]:
+        """Positions lo..hi, decoded, in chunks of at most one batch."""
+        while lo <= hi:
+            top = min(hi, lo + self.batch - 1)
+            for row in self.app.read_chain(lo, top):
+                yield Item(row, self.decode(row))
+            lo = top + 1
+
+    def decode(self, row: ChainRow) -> Any:
+        """The domain event at a chain row, or None when it is missing or does not decode
+        (tampering is `pmo-ledger verify`'s finding; the read models carry on)."""
+        if row.state is None or row.event_originator_id is None:
+            return None
+        oid = self._ids.get(row.event_originator_id)
+        if oid is None:
+            oid = self._ids[row.event_originator_id] = UUID(row.event_originator_id)
+        stored = StoredEvent(oid, row.event_originator_version, row.topic, row.state)  # type: ignore[arg-type]
+        try:
+            return self.app.mapper.to_domain_event(stored)
+        except Exception:  # noqa: BLE001 - any decoding failure means "unreadable"
+            return None
+
+
+def follow(app: Any, postgres: bool, stop: threading.Event, step: Callable[[], int],
+           poll: float = 1.0) -> None:
+    """Call `step` (catch up; it returns the notification id reached) whenever the log may
+    have grown, until `stop` is set: on PostgreSQL when the library's LISTEN/NOTIFY
+    subscription reports a new event, on SQLite (no notifications) every `poll` seconds."""
+    if not postgres:
+        step()
+        while not stop.wait(poll):
+            step()
+        return
+    # Subscribed from before the first catch-up, so nothing recorded meanwhile is missed.
+    subscription = app.recorder.subscribe(gt=app.recorder.max_notification_id() or 0)
+    with subscription:
+        threading.Thread(target=lambda: (stop.wait(), subscription.stop()), daemon=True).start()
+        reached = step()
+        for notification in subscription:
+            if notification.id > reached:
+                reached = step()

@@ -1,0 +1,322 @@
+"""The read models of a ledger: kept up to date from the log, and the questions they answer.
+
+    models = ReadModels(app)          # app: an open PMOApplication
+    models.portfolio(as_of=date(2026, 3, 31))
+    models.queue("fiscal")
+    models.replay("IT-2026-014", instant=datetime(2026, 3, 1, tzinfo=UTC))
+
+Every query first catches up with the log (cheap when nothing is new: two indexed reads),
+so a user always sees their own write. Two projections are kept, each with its own
+tracking row: the ledger tables, and the compliance findings (which cost more to judge
+and are caught up only when asked for).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from domain import earned_value
+from domain.common import ROLES
+from domain.errors import NotFoundError, ValidationError
+from domain.money import ZERO
+from domain.readmodels import asof
+from domain.readmodels.findings import (
+    DAY_KEY,
+    ComplianceProjection,
+    EvaluatorFactory,
+    default_evaluator,
+)
+from domain.readmodels.projection import LedgerProjection
+from domain.readmodels.runner import BATCH, Progress, Projector, follow
+from domain.readmodels.store import Reader, ReadStore, instant_text, parse_instant
+from domain.readmodels.views import (
+    Approval,
+    AuditEntry,
+    EarnedValue,
+    FindingRow,
+    LineBudget,
+    ProjectFacts,
+    ProjectSummary,
+    QueueItem,
+)
+
+D = Decimal
+REBUILD_BATCH = 5000
+
+
+@dataclass
+class _Plan:
+    """What `domain.earned_value` reads from a project, rebuilt from the read models."""
+
+    milestones: dict[str, dict[str, Any]]
+    expenditures: dict[str, dict[str, Any]]
+
+
+class ReadModels:
+    """The read models of one open PMOApplication. `evaluator` makes the compliance rules
+    engine for a given instant; `clock` is "now" (UTC) for default dates and for the
+    time-based compliance rules; `batch` is how many positions one transaction takes."""
+
+    def __init__(self, app: Any, *, evaluator: EvaluatorFactory = default_evaluator,
+                 clock: Callable[[], datetime] | None = None, batch: int = BATCH) -> None:
+        self.app = app
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.store = ReadStore(app)
+        self.ledger = Projector(app, LedgerProjection(app, self.store), self.store, batch)
+        self._findings = ComplianceProjection(self.store, evaluator, self.clock)
+        # Larger batches for compliance: the rules engine re-judges everything per batch.
+        self.compliance = Projector(app, self._findings, self.store, batch * 5)
+
+    # Keeping up with the log ---------------------------------------------------------------
+
+    def catch_up(self, progress: Progress | None = None, limit: int | None = None) -> int:
+        """Bring the ledger tables up to the end of the log; returns positions processed."""
+        return self.ledger.catch_up(progress, limit)
+
+    def catch_up_compliance(self, progress: Progress | None = None) -> int:
+        """Bring the compliance findings up to the end of the log (and to today)."""
+        done = self.compliance.catch_up(progress)
+        rows = self.store.fetch("SELECT value FROM {meta} WHERE name = ?", (DAY_KEY,))
+        if self._findings.stale(rows[0][0] if rows else None):
+            self.compliance.refresh()  # time-based rules: judged again on a new day
+        return done
+
+    def rebuild(self, progress: Progress | None = None) -> int:
+        """Drop every read model and its tracking row, then rebuild all from position 1."""
+        with self.ledger.exclusive(), self.compliance.exclusive():
+            self.store.drop_and_recreate([self.ledger.name, self.compliance.name])
+            self.ledger.projection.reset(hard=True)
+            self.compliance.projection.reset(hard=True)
+        # Bigger batches than a catch-up's: fewer commits, and nobody waits on a rebuild.
+        done = self.ledger.catch_up(progress, batch=REBUILD_BATCH)
+        self.catch_up_compliance(progress)
+        return done
+
+    def follow(self, stop: threading.Event, poll: float = 1.0) -> None:
+        """Keep both projections up to date until `stop` is set (a worker thread's loop)."""
+
+        def step() -> int:
+            self.catch_up()
+            self.catch_up_compliance()
+            return min(self.ledger.projection.at, self.compliance.projection.at)
+
+        follow(self.app, self.store.postgres, stop, step, poll)
+
+    def position(self) -> int:
+        """The chain position the ledger tables stand at."""
+        self.store.ensure_tables()
+        return self.ledger.position_of(self.store.tracked(self.ledger.name))
+
+    # Projects, budget, earned value ----------------------------------------------------------
+
+    def facts(self, code: str | None = None) -> list[ProjectFacts]:
+        self.catch_up()
+        sql, params = "SELECT * FROM {projects}", []
+        if code is not None:
+            sql, params = sql + " WHERE project = ?", [code]
+        return [_facts(r) for r in sorted(self.store.fetch(sql, params))]
+
+    def portfolio(self, as_of: date | None = None) -> list[ProjectSummary]:
+        """Every project's summary as of a business date (default today, UTC)."""
+        return self._summaries(None, as_of)
+
+    def summary(self, code: str, as_of: date | None = None) -> ProjectSummary:
+        return self._summaries(code, as_of)[0]
+
+    def _summaries(self, code: str | None, as_of: date | None) -> list[ProjectSummary]:
+        t = as_of or self.today()
+        facts = self._known(code)
+        rules = asof.rules_on(self.store, self.app, t)
+        plans = self._plans(code)
+        out = []
+        for f in facts:
+            ev = _earned(plans.get(f.project), t)
+            out.append(ProjectSummary(f, ev, ev.rag(rules)))
+        return out
+
+    def portfolio_earned_value(self, as_of: date | None = None) -> dict[str, EarnedValue]:
+        """Portfolio totals per currency: sums of BAC, PV, EV, AC; ratios of the sums."""
+        totals: dict[str, EarnedValue] = {}
+        for s in self.portfolio(as_of):
+            c = s.facts.currency
+            totals[c] = totals[c] + s.earned_value if c in totals else s.earned_value
+        return totals
+
+    def budget(self, code: str | None = None) -> list[LineBudget]:
+        """Budget by line: original, transfers, CR adjustments, current, committed, spent,
+        pending, available."""
+        self._known(code)
+        sql, params = "SELECT * FROM {lines}", []
+        if code is not None:
+            sql, params = sql + " WHERE project = ?", [code]
+        return [LineBudget(r[0], r[1], r[2], r[3], *(D(v) for v in r[4:]))
+                for r in sorted(self.store.fetch(sql, params))]
+
+    def earned_value(self, code: str, as_of: date | None = None) -> EarnedValue:
+        return self.summary(code, as_of).earned_value
+
+    def s_curve(self, code: str | None = None, dates: Iterable[date] | None = None) -> list[EarnedValue]:
+        """Earned value of a project (or the whole portfolio: sums of PV, EV, AC, BAC) at
+        each date -- by default each month end from the first start to the last target
+        finish or today, whichever is later: the S-curve."""
+        facts = self._known(code)
+        if not facts:
+            return []
+        if len({f.currency for f in facts}) > 1:
+            raise ValidationError("the portfolio mixes currencies; ask for one project's S-curve")
+        plans = self._plans(code)
+        points = list(dates) if dates is not None else month_ends(
+            min(f.start_date for f in facts),
+            max(max(f.target_finish for f in facts), self.today()))
+        return [_total([_earned(plans.get(f.project), t) for f in facts]) for t in points]
+
+    def spent_by(self, code: str, business_date: date, known_at: datetime | None = None) -> Decimal:
+        """Actual cost dated on or before `business_date`: as the log knows it now, or as
+        it knew it at `known_at` (two clocks: invoice date vs recording instant)."""
+        self._known(code)
+        sql = "SELECT amount FROM {spend} WHERE project = ? AND invoice_date <= ?"
+        params: list[Any] = [code, business_date.isoformat()]
+        if known_at is not None:
+            sql, params = sql + " AND recorded_at <= ?", [*params, instant_text(known_at)]
+        return sum((D(r[0]) for r in self.store.fetch(sql, params)), ZERO)
+
+    def replay(self, code: str, *, position: int | None = None, instant: datetime | None = None,
+               business_date: date | None = None) -> asof.Replay:
+        """The project as it stood at a log position or a UTC instant (see asof.py)."""
+        self.catch_up()
+        return asof.replay(self.app, self.store, code, position=position, instant=instant,
+                           business_date=business_date)
+
+    # Queues, approvals, audit, findings --------------------------------------------------------
+
+    def queue(self, role: str) -> list[QueueItem]:
+        """What waits for `role` (fiscal, sponsor, pmo...), oldest first."""
+        if role not in ROLES:
+            raise ValidationError(f"unknown role {role!r}; roles are {', '.join(ROLES)}", field="role")
+        self.catch_up()
+        rows = self.store.fetch("SELECT * FROM {queue} WHERE role = ? ORDER BY submitted_at, project, kind, item",
+                                (role,))
+        return [QueueItem(r[0], r[1], r[2], r[3], r[4], None if r[5] is None else D(r[5]), r[6],
+                          None if r[7] is None else parse_instant(r[7]), r[8], r[9]) for r in rows]
+
+    def approvals(self, code: str | None = None) -> list[Approval]:
+        """Every act signed as an approval or a review: who (printed name), when, meaning."""
+        self._known(code)
+        sql, params = "SELECT * FROM {approvals}", []
+        if code is not None:
+            sql, params = sql + " WHERE project = ?", [code]
+        rows = self.store.fetch(sql + " ORDER BY position", params)
+        return [Approval(*r[:11], parse_instant(r[11]), r[12]) for r in rows]
+
+    def audit_trail(self, code: str, field: str | None = None) -> list[AuditEntry]:
+        """Field-level changes of a project -- all, one field (`lines.HW-01.spent`), or
+        every field under a prefix (`lines.HW-01`, `lines`): old value, new value, who,
+        when, why and the signing key's status then. Oldest first."""
+        self._known(code)
+        sql = ("SELECT a.position, a.item, a.changes, e.event, e.actor_id, e.actor_name, "
+               "e.recorded_at, e.reason, e.key_id, e.key_status FROM {audit} a "
+               "JOIN {events} e ON e.position = a.position WHERE a.project = ?")
+        params: list[Any] = [code]
+        if field:
+            # The items the field may sit in: itself, or any dotted prefix of it (item
+            # codes may contain dots), plus the items under it.
+            items = [field[:i] for i, ch in enumerate(field) if ch == "."] + [field]
+            sql += (f" AND (a.item IN ({','.join('?' * len(items))}) "
+                    "OR SUBSTR(a.item, 1, ?) = ?)")
+            params += [*items, len(field) + 1, field + "."]
+        out = []
+        for r in self.store.fetch(sql, params):
+            for name, old, new in json.loads(r[2]):
+                path = f"{r[1]}.{name}"
+                if not field or path == field or path.startswith(field + "."):
+                    out.append(AuditEntry(r[0], code, path, old, new, r[3], r[4], r[5],
+                                          parse_instant(r[6]), *r[7:]))
+        return sorted(out, key=lambda a: (a.position, a.field))
+
+    def findings(self, code: str | None = None) -> list[FindingRow]:
+        """Compliance findings (rule, severity, project, message, evidence positions)."""
+        self.catch_up_compliance()
+        sql, params = "SELECT rule_id, severity, project, message, evidence, first_position FROM {findings}", []
+        if code is not None:
+            sql, params = sql + " WHERE project = ?", [code]
+        rows = self.store.fetch(sql, params)
+        out = [FindingRow(r[0], r[1], r[2], r[3], tuple(int(p) for p in r[4].split(",") if p))
+               for r in rows]
+        return sorted(out, key=lambda f: (f.evidence[:1], f.rule_id, f.project or "", f.evidence, f.message))
+
+    # Helpers --------------------------------------------------------------------------------------
+
+    def today(self) -> date:
+        return self.clock().astimezone(UTC).date()
+
+    def _known(self, code: str | None) -> list[ProjectFacts]:
+        """Caught up; the project's facts (all projects' when code is None)."""
+        facts = self.facts(code)
+        if code is not None and not facts:
+            raise NotFoundError(f"no project {code}", field="code")
+        return facts
+
+    def _plans(self, code: str | None) -> dict[str, _Plan]:
+        where, params = ("WHERE project = ? ", [code]) if code is not None else ("", [])
+        with self.store.reading() as r:
+            return _load_plans(r, where, params)
+
+
+def _load_plans(r: Reader, where: str, params: list[Any]) -> dict[str, _Plan]:
+    plans: dict[str, _Plan] = {}
+    for row in r.fetch(f"SELECT project, milestone, planned_start, planned_finish, budgeted_value "
+                       f"FROM {{milestones}} {where}", params):
+        plan = plans.setdefault(row[0], _Plan({}, {}))
+        plan.milestones[row[1]] = {"planned_start": date.fromisoformat(row[2]),
+                                   "planned_finish": date.fromisoformat(row[3]),
+                                   "budgeted_value": D(row[4]), "progress": []}
+    # In recording order: for one business date the later report wins (earned_value.py).
+    for row in r.fetch(f"SELECT project, milestone, as_of, percent FROM {{progress}} {where}"
+                       "ORDER BY position", params):
+        m = plans[row[0]].milestones.get(row[1]) if row[0] in plans else None
+        if m is not None:
+            m["progress"].append({"as_of": date.fromisoformat(row[2]), "percent": int(row[3])})
+    for row in r.fetch(f"SELECT project, position, invoice_date, amount FROM {{spend}} {where}", params):
+        plan = plans.setdefault(row[0], _Plan({}, {}))
+        # One signed movement per row: reversals are negative, so sums are net.
+        plan.expenditures[str(row[1])] = {"status": "approved", "amount": D(row[3]),
+                                          "invoice_date": date.fromisoformat(row[2])}
+    return plans
+
+
+def _earned(plan: _Plan | None, t: date) -> EarnedValue:
+    p = plan or _Plan({}, {})
+    return EarnedValue(t, earned_value.bac(p), earned_value.pv(p, t), earned_value.ev(p, t),
+                       earned_value.ac(p, t))
+
+
+def _total(values: list[EarnedValue]) -> EarnedValue:
+    total = values[0]
+    for value in values[1:]:
+        total = total + value
+    return total
+
+
+def _facts(r: tuple) -> ProjectFacts:
+    def day(v: str | None) -> date | None:
+        return None if v is None else date.fromisoformat(v)
+
+    return ProjectFacts(
+        *r[:9], day(r[9]), day(r[10]), *(D(v) for v in r[11:18]), r[18], day(r[19]), r[20],
+        None if r[21] is None else parse_instant(r[21]), int(r[22]), int(r[23]))  # type: ignore[arg-type]
+
+
+def month_ends(start: date, end: date) -> list[date]:
+    """The last day of every month from `start`'s to `end`'s."""
+    out, year, month = [], start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        nxt = date(year + month // 12, month % 12 + 1, 1)
+        out.append(date.fromordinal(nxt.toordinal() - 1))
+        year, month = nxt.year, nxt.month
+    return out

@@ -1,0 +1,238 @@
+"""Where the read models live: plain tables beside the ledger, in the same database.
+
+SQLite and PostgreSQL differ only in placeholders, the schema prefix, and how a writer
+takes the lock that makes "check the tracking position, write rows, advance it" one
+atomic step. The library's tracking recorder for the same URL shares the ledger's
+datastore (SQLite: the same connection pool; PostgreSQL: the same schema), so a batch of
+read-model rows and its tracking row commit in ONE transaction.
+
+Money is stored as decimal text and summed in Python with `Decimal` (SQLite has no
+decimal type and would sum text as floats); dates and instants as ISO text, instants
+always with microseconds and a `Z`, so text order is time order on both backends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import PersistenceError, Tracking, TrackingRecorder
+
+from domain.errors import DomainError
+from domain.readmodels.schema import TABLES, create_statements, drop_statements
+
+INSTANT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_NO_OFFSET = timedelta(0)
+
+
+def instant_text(value: datetime) -> str:
+    """A UTC instant as fixed-width ISO text (sorts like the instants it stands for)."""
+    if value.utcoffset() != _NO_OFFSET:
+        value = value.astimezone(UTC)
+    # isoformat with fixed microseconds is several times faster than strftime.
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def parse_instant(text: str) -> datetime:
+    return datetime.strptime(text, INSTANT_FORMAT).replace(tzinfo=UTC)
+
+
+def money_text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def date_text(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+class LostRaceError(Exception):
+    """Another process advanced the projection meanwhile; this batch was not written."""
+
+
+class ReadModelError(DomainError):
+    """The read models cannot answer (they stand at a position the log no longer has)."""
+
+    code = "read-models"
+
+
+class ReadStore:
+    """The read-model tables of one ledger database, and the library's tracking recorder."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.postgres = app.backend.kind == "postgresql"
+        self.prefix = app.recorder.schema_prefix if self.postgres else ""
+        self.tracking: TrackingRecorder = app.factory.tracking_recorder()
+        self._sql: dict[str, str] = {}
+        self._ready = False
+
+    # SQL text ----------------------------------------------------------------------------
+
+    def q(self, sql: str) -> str:
+        """`{table}` names -> (schema-qualified) read-model tables; `?` -> `%s` on PostgreSQL."""
+        out = self._sql.get(sql)
+        if out is None:
+            out = sql.replace("{chain}", f"{self.prefix}ledger_chain")
+            for name in TABLES:
+                out = out.replace("{" + name + "}", f"{self.prefix}rm_{name}")
+            if self.postgres:
+                out = out.replace("?", "%s")
+            self._sql[sql] = out
+        return out
+
+    # Tables ------------------------------------------------------------------------------
+
+    def ensure_tables(self) -> None:
+        """Create the read-model and tracking tables once (idempotent, safe to race)."""
+        if self._ready:
+            return
+        for attempt in range(3):
+            try:
+                self.tracking.create_table()
+                with self.writing("schema") as w:
+                    for statement in create_statements(not self.postgres):
+                        w.run(statement)
+                break
+            except PersistenceError:
+                # Two processes creating the same PostgreSQL table at once: one loses
+                # with a unique violation on the catalogue; the second try finds it.
+                if attempt == 2:
+                    raise
+        self._ready = True
+
+    def drop_and_recreate(self, names: Sequence[str]) -> None:
+        """Drop every read-model table and forget the projections' positions, atomically,
+        holding every projection's writer lock (a writer that read before the drop then
+        finds its position gone and starts again from zero)."""
+        self.ensure_tables()
+        with self.writing("schema", *names) as w:
+            for statement in drop_statements():
+                w.run(statement)
+            for statement in create_statements(not self.postgres):
+                w.run(statement)
+            for name in names:
+                w.run(self._tracking_delete_sql(), (name,))
+
+    def _tracking_delete_sql(self) -> str:
+        if self.postgres:
+            return f'DELETE FROM {self.prefix}"{self.tracking.tracking_table_name}" WHERE application_name = %s'
+        return "DELETE FROM tracking WHERE application_name = ?"
+
+    # Transactions ------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self, *locks: str) -> Iterator[Writer]:
+        """One write transaction, holding the named writers' locks throughout (SQLite has
+        a single write lock, which stands for all of them)."""
+        if self.postgres:
+            with self.tracking.datastore.transaction(commit=True) as cursor:
+                for lock in sorted(locks):  # one order everywhere: no deadlock
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key(lock),))
+                yield Writer(self, cursor)
+            return
+        with self._sqlite_immediate() as cursor:
+            yield Writer(self, cursor)
+
+    @contextmanager
+    def _sqlite_immediate(self) -> Iterator[Any]:
+        # BEGIN IMMEDIATE takes SQLite's single write lock before anything is read, so
+        # what this transaction reads is the latest committed state and stays so until
+        # it commits. The library's transaction() issues a deferred BEGIN instead.
+        with self.tracking.datastore.get_connection(commit=True) as conn:
+            cursor = conn.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                yield cursor
+            except BaseException:
+                conn.rollback()
+                raise
+            else:
+                conn.commit()
+            finally:
+                cursor.sqlite_cursor.close()
+
+    def _lock_key(self, lock: str) -> int:
+        digest = hashlib.sha256(f"{self.prefix}pmo-readmodels:{lock}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
+
+    @contextmanager
+    def reading(self) -> Iterator[Reader]:
+        """One read transaction: every query in it sees the same committed state."""
+        if self.postgres:
+            with self.tracking.datastore.transaction(commit=False) as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                yield Reader(self, cursor)
+            return
+        with self.tracking.datastore.transaction(commit=False) as cursor:
+            yield Reader(self, cursor)
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self.reading() as r:
+            return r.fetch(sql, params)
+
+    def originator(self, aggregate_id: UUID) -> Any:
+        """An aggregate id as the library stores it: uuid on PostgreSQL, hex text on SQLite."""
+        return aggregate_id if self.postgres else aggregate_id.hex
+
+    # Tracking ----------------------------------------------------------------------------
+
+    def tracked(self, name: str) -> int:
+        """The notification id the projection `name` has processed up to (0: none)."""
+        self.ensure_tables()
+        return self.tracking.max_tracking_id(name) or 0
+
+
+class Reader:
+    def __init__(self, store: ReadStore, cursor: Any) -> None:
+        self.store, self.cursor = store, cursor
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        self.cursor.execute(self.store.q(sql), tuple(params))
+        return [_plain(r) for r in self.cursor.fetchall()]
+
+
+class Writer(Reader):
+    """The cursor of a write transaction, with the projection's tracking steps."""
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(self.store.q(sql), tuple(params))
+
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.cursor.executemany(self.store.q(sql), rows)
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Append rows to a read-model table: COPY on PostgreSQL (a pipelined executemany
+        still costs a server round of work per row), executemany on SQLite."""
+        if not rows:
+            return
+        if self.store.postgres:
+            with self.cursor.copy(f"COPY {self.store.q('{' + table + '}')} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ",".join("?" * len(rows[0]))
+        self.cursor.executemany(self.store.q(f"INSERT INTO {{{table}}} VALUES ({marks})"), rows)
+
+    def claim(self, name: str, expected: int) -> None:
+        """Refuse to write unless the projection is still where this batch started.
+
+        The lock is held, so nobody moves the position until commit; the library's
+        tracking insert then refuses any position not beyond the stored one, a second
+        guard against counting an event twice."""
+        found = self.store.tracking._max_tracking_id(name, self.cursor) or 0
+        if found != expected:
+            raise LostRaceError(f"{name} is at {found}, not {expected}")
+
+    def advance(self, name: str, notification_id: int) -> None:
+        self.store.tracking._insert_tracking(self.cursor, Tracking(name, notification_id))
+
+
+def _plain(row: Any) -> tuple:
+    values = tuple(row.values()) if isinstance(row, dict) else tuple(row)
+    return tuple(bytes(v) if isinstance(v, memoryview) else v for v in values)

@@ -1,0 +1,30 @@
+"""The read-model bench figures exist, are positive, and are computed from each other.
+(Not a timed test: nothing asserts a speed.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from domain.readmodels.bench import TARGET_RATIO, run_readmodel_bench
+from domain.services import PMOApplication
+from ledger.application import init_ledger
+from tests.domain.helpers import PW
+
+
+def test_bench_reports_rebuild_against_raw_decoding_and_as_of(tmp_path: Path, passphrase: str) -> None:
+    app, root = init_ledger(f"sqlite:///{tmp_path / 'bench.db'}", PW, app_class=PMOApplication)
+    try:
+        said: list[str] = []
+        result = run_readmodel_bench(app, root, PW, project_events=600, portfolio=False,
+                                     progress=said.append)
+    finally:
+        app.close()
+    json.dumps(result)
+    rates, ratios = result["rates"], result["ratios"]
+    assert all(v > 0 for v in rates.values())
+    assert ratios["rebuild_tables"] == rates["rebuild_tables"] / rates["raw_read_decode"]
+    assert result["meets_target"] == (ratios["rebuild_tables"] >= TARGET_RATIO)
+    assert result["as_of"]["project_events"] >= 600
+    assert 0 < result["as_of"]["seconds_worst"] == max(result["as_of"]["seconds_each"])
+    assert result["events"] >= 600 and said

@@ -1,0 +1,187 @@
+"""Tracking: resume where stopped, never count a position twice, survive failures and
+lost races, follow the log as it grows -- on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from datetime import date
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from domain.readmodels.projection import LedgerProjection
+from domain.readmodels.store import LostRaceError
+from domain.services import PMOApplication
+from ledger.application import open_ledger
+from tests.domain.helpers import World
+from tests.readmodels.support import FakeEvaluator, counts, dump, models_for
+from tests.readmodels.test_property import start_project
+
+CODE = "IT-2026-014"
+
+
+def history(w: World, code: str = CODE) -> None:
+    """A project with approvals, a queue, progress and a reversal."""
+    start_project(w, code)
+    app = w.app
+    for n, amount in enumerate(("1200.00", "30000.00", "800.00")):
+        e = app.submit_expenditure(w.pm, code, line="HW-01", amount=amount, vendor="Acme",
+                                   invoice_number=f"INV-{n}", invoice_date=date(2025, 2, 1),
+                                   description="kit")
+        app.approve_expenditure(w.fiscal, code, e)
+    app.reverse_expenditure(w.fiscal, code, "EXP-0001", reason="duplicate")
+    app.report_progress(w.pm, code, "M-01", percent=40, as_of=date(2025, 2, 1))
+    app.request_gate_review(w.pm, code, "G0", artifacts=[{"name": "charter.pdf"}])
+
+
+def rebuilt(app: Any) -> dict:
+    fresh = models_for(app, evaluator=FakeEvaluator)
+    fresh.rebuild()
+    return dump(fresh)
+
+
+def test_resume_after_stop_without_double_counting(any_world: World) -> None:
+    history(any_world)
+    first = models_for(any_world.app, evaluator=FakeEvaluator, batch=5)
+    assert first.catch_up(limit=17) == 17
+    assert first.position() == 17
+    second_app = open_ledger(any_world.url, app_class=PMOApplication)
+    try:
+        second = models_for(second_app, evaluator=FakeEvaluator, batch=5)
+        size = any_world.app.size()
+        assert second.catch_up() == size - 17  # resumes at 18, not at 1
+        assert second.catch_up() == 0
+        assert counts(second)["events"] == size
+        second.catch_up_compliance()
+        assert dump(second) == rebuilt(any_world.app)
+    finally:
+        second_app.close()
+
+
+def test_a_failed_batch_writes_nothing_and_is_done_again(any_world: World,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    history(any_world)
+    models = models_for(any_world.app, evaluator=FakeEvaluator, batch=10)
+    models.catch_up(limit=10)
+    before = dump(models)
+    original = LedgerProjection.write
+
+    def write_then_crash(self: LedgerProjection, w: Any, batch: Any) -> None:
+        original(self, w, batch)  # the rows are in the transaction...
+        raise RuntimeError("power cut")  # ...which never commits
+
+    monkeypatch.setattr(LedgerProjection, "write", write_then_crash)
+    with pytest.raises(RuntimeError, match="power cut"):
+        models.catch_up()
+    assert dump(models) == before
+    monkeypatch.setattr(LedgerProjection, "write", original)
+    models.catch_up()
+    models.catch_up_compliance()
+    assert dump(models) == rebuilt(any_world.app)
+
+
+def test_a_process_that_lost_the_race_writes_nothing(any_world: World) -> None:
+    history(any_world)
+    other_app = open_ledger(any_world.url, app_class=PMOApplication)
+    try:
+        loser = models_for(any_world.app, evaluator=FakeEvaluator, batch=1000)
+        winner = models_for(other_app, evaluator=FakeEvaluator, batch=1000)
+        loser.store.ensure_tables()
+        process = loser.ledger.projection.process
+
+        def slow_process(*args: Any) -> Any:
+            rows = process(*args)
+            winner.catch_up()  # commits first, while the loser has not written yet
+            return rows
+
+        loser.ledger.projection.process = slow_process  # type: ignore[method-assign]
+        assert loser.catch_up() == 0  # its batch was refused, and nothing was left
+        assert counts(loser)["events"] == any_world.app.size()
+        loser.catch_up_compliance()
+        assert dump(loser) == rebuilt(any_world.app)
+    finally:
+        other_app.close()
+
+
+def test_the_claim_refuses_a_moved_position_and_tracking_never_goes_back(any_world: World) -> None:
+    history(any_world)
+    models = models_for(any_world.app, evaluator=FakeEvaluator)
+    models.catch_up()
+    name, at = models.ledger.name, models.store.tracked(models.ledger.name)
+    with pytest.raises(LostRaceError), models.store.writing(name) as w:
+        w.claim(name, at - 1)
+    with pytest.raises(IntegrityError), models.store.writing(name) as w:
+        w.advance(name, at)  # the library's own guard: not beyond the stored position
+    assert models.store.tracked(name) == at
+
+
+def test_follow_keeps_up_with_new_events(any_world: World) -> None:
+    history(any_world)
+    models = models_for(any_world.app, evaluator=FakeEvaluator)
+    stop = threading.Event()
+    follower = threading.Thread(target=models.follow, args=(stop, 0.05), daemon=True)
+    follower.start()
+    try:
+        _wait_for(lambda: models.store.tracked(models.ledger.name) > 0)
+        any_world.app.raise_risk(any_world.pm, CODE, title="Vendor late", probability=3,
+                                 impact=4, owner="pm", mitigation="escalate")
+        size = any_world.app.size()
+        _wait_for(lambda: models.ledger.position_of(models.store.tracked(models.ledger.name)) == size)
+    finally:
+        stop.set()
+        follower.join(timeout=10)
+    assert not follower.is_alive()
+    assert [e.event for e in models.audit_trail(CODE, "risks")][-1] == "RiskRaised"
+
+
+def test_two_processes_catching_up_at_once_count_every_position_once(any_world: World) -> None:
+    from domain.readmodels.bench import seed_big_project
+
+    seed_big_project(any_world.app, any_world.pm, any_world.fiscal, CODE, 300, per_save=60)
+    history(any_world, "IT-2026-015")
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    workers = [ctx.Process(target=_worker, args=(any_world.url, barrier, results, 25))
+               for _ in range(2)]
+    for p in workers:
+        p.start()
+    done = [results.get(timeout=120) for _ in workers]
+    for p in workers:
+        p.join(timeout=60)
+    assert all(isinstance(d, tuple) for d in done), done
+    size = any_world.app.size()
+    assert sum(d[0] for d in done) == size  # every position written by exactly one of them
+    assert sum(d[1] for d in done) == size
+    models = models_for(any_world.app, evaluator=FakeEvaluator)
+    assert counts(models)["events"] == size
+    assert dump(models) == rebuilt(any_world.app)
+
+
+def _worker(url: str, barrier: Any, results: Any, batch: int) -> None:
+    from tests.readmodels.workers import catch_up
+
+    catch_up(url, barrier, results, batch)
+
+
+def _wait_for(condition: Any, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_tampered_log_stops_the_read_models_with_the_position(world: World) -> None:
+    from domain.readmodels.store import ReadModelError
+    from tests.support import set_state
+
+    history(world)
+    size = world.app.size()
+    set_state(world.app, size - 3, b"not json")  # a project event in the middle
+    models = models_for(world.app, evaluator=FakeEvaluator)
+    with pytest.raises(ReadModelError, match="run `pmo-ledger verify`"):
+        models.catch_up()
+    rows = models.store.fetch("SELECT event FROM {events} WHERE position = ?", (size - 3,))
+    assert rows == []  # the failing batch wrote nothing either

@@ -1,0 +1,149 @@
+"""Signing in and out (Flask sessions), who is signed in, and which roles see which pages.
+
+Passwords are checked against the credential table (`PMOApplication.check_password`);
+the session holds only the username. Every request reloads the person from the directory,
+so a revoked role or a deactivated person loses access at once.
+
+`AREAS` is the one table of who may open what; templates ask `may(area)` to show or hide
+links and forms, and `@requires(area)` refuses the request server-side (403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+
+from domain.errors import DomainError
+from web.ledger_access import get_pmo
+
+ALL_ROLES = ("pm", "fiscal", "sponsor", "pmo", "auditor", "admin")
+
+# area -> the roles that may open its pages (any one of them is enough).
+AREAS: dict[str, tuple[str, ...]] = {
+    "view": ALL_ROLES,  # portfolio and project pages: reading
+    "pm": ("pm",),  # the project manager's forms
+    "queue:fiscal": ("fiscal",),
+    "queue:sponsor": ("sponsor",),
+    "queue:pmo": ("pmo",),
+    "audit": ("auditor",),  # the auditor's console
+    "reports": ("pm", "fiscal", "sponsor", "pmo", "auditor"),
+}
+QUEUE_ROLES = ("fiscal", "sponsor", "pmo")
+
+bp = Blueprint("auth", __name__)
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    name: str
+    roles: tuple[str, ...]
+
+    def may(self, area: str) -> bool:
+        return any(r in self.roles for r in AREAS[area])
+
+
+def current_user() -> User | None:
+    """The signed-in, active person (None when nobody is, or they were deactivated)."""
+    if "user" in g:
+        return g.user
+    user = None
+    username = session.get("username")
+    if username:
+        directory = get_pmo().directory()
+        if directory.is_active(username):
+            person = directory.person(username)
+            roles = sorted({grant["role"] for grant in person.get("roles", ())})
+            user = User(username, person["name"], tuple(roles))
+        else:
+            session.clear()
+    g.user = user
+    return user
+
+
+def may(area: str) -> bool:
+    user = current_user()
+    return user is not None and user.may(area)
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return redirect(url_for("auth.sign_in", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def requires(area: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Signed in (else redirect to sign in) and holding a role of `area` (else 403)."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                return redirect(url_for("auth.sign_in", next=request.full_path))
+            if not user.may(area):
+                abort(403, description=f"{user.name} ({', '.join(user.roles) or 'no role'}) "
+                                       f"may not open this page")
+            return view(*args, **kwargs)
+
+        wrapped.area = area  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorate
+
+
+def require_queue_role(role: str) -> None:
+    """Abort 403 unless the signed-in person holds `role` (a queue's role)."""
+    if role not in QUEUE_ROLES:
+        abort(404)
+    if not may(f"queue:{role}"):
+        abort(403, description=f"this is the {role} review queue")
+
+
+def _safe_next(target: str | None) -> str:
+    if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("portfolio.index")
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def sign_in() -> Any:
+    from web.forms import FormErrors, SignInSchema, load
+
+    values: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    message = None
+    status = 200
+    if request.method == "POST":
+        try:
+            data = load(SignInSchema())
+            values = {"username": data["username"]}
+            pmo = get_pmo()
+            try:
+                ok = pmo.check_password(data["username"], data["password"])
+            except DomainError:
+                ok = False
+            if ok:
+                session.clear()
+                session["username"] = data["username"]
+                return redirect(_safe_next(request.args.get("next")))
+            message, status = "Unknown username or wrong password.", 401
+        except FormErrors as e:
+            values, errors, status = e.values, e.errors, 422
+            values.pop("password", None)
+    return render_template("signin.html", values=values, errors=errors, message=message), status
+
+
+@bp.post("/signout")
+def sign_out() -> Any:
+    session.clear()
+    return redirect(url_for("auth.sign_in"))

@@ -1,0 +1,193 @@
+"""One error handler for the whole web app: refusals become HTTP answers, never a 500.
+
+    register_error_handlers(app, render_html=render_error_page)
+
+`describe(error)` turns any exception into `(status, {"code", "message", "errors"})`:
+
+- domain errors (`domain.errors`) and ledger errors (`ledger.errors`) keep their stable
+  `code`; a role refusal (`not-authorised`) is answered as 403 `forbidden`;
+- marshmallow / webargs validation errors are 422 `validation`, with per-field messages;
+- a missing or bad bearer token is 401 `unauthorised` (raise `Unauthorised`);
+- an unreachable or uninitialised database is 503;
+- werkzeug HTTP errors keep their status (404 `not-found`, 405 `method-not-allowed`...);
+- anything else is a 500 `internal` (logged; in testing it propagates).
+
+Requests under /api/ get the JSON body; other requests get `render_html(status, body,
+error)` when the pages pass one, else a plain-text page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, current_app, jsonify, request
+from marshmallow import ValidationError as SchemaValidationError
+from werkzeug.exceptions import HTTPException
+
+from domain.errors import DomainError
+from ledger.errors import LedgerError
+
+HtmlRenderer = Callable[[int, dict[str, Any], BaseException], Any]
+
+API_PREFIX = "/api/"
+
+# HTTP status per stable code. Anything not listed: 409 for domain refusals (the request
+# was understood but the state of the record forbids it), 500 for ledger errors.
+STATUS: dict[str, int] = {
+    "validation": 422,
+    "canonical-encoding": 422,
+    "bad-checkpoint": 422,
+    "bad-bundle": 422,
+    "bad-request": 400,
+    "unauthorised": 401,
+    "forbidden": 403,
+    "segregation-of-duties": 403,
+    "unknown-key": 403,
+    "revoked-key": 403,
+    "not-found": 404,
+    "method-not-allowed": 405,
+    "duplicate": 409,
+    "conflict": 409,
+    "invalid-state": 409,
+    "threshold-approvals": 409,
+    "would-overdraw": 409,
+    "gate-out-of-order": 409,
+    "baseline-locked": 409,
+    "project-closed": 409,
+    "open-items": 409,
+    "backend-unavailable": 503,
+    "not-initialised": 503,
+    "bad-passphrase": 503,
+    "bad-backend-url": 503,
+}
+
+# Codes renamed at the HTTP edge (the domain's own word stays in the CLI and the log).
+HTTP_CODE = {"not-authorised": "forbidden"}
+
+_HTTP_STATUS_CODE = {400: "bad-request", 401: "unauthorised", 403: "forbidden", 404: "not-found",
+                     405: "method-not-allowed", 409: "conflict", 413: "too-large",
+                     415: "unsupported-media-type", 422: "validation", 429: "too-many-requests",
+                     503: "backend-unavailable"}
+
+
+class Unauthorised(Exception):
+    """No credentials, or credentials that do not identify an active person (401)."""
+
+    code = "unauthorised"
+
+    def __init__(self, message: str = "sign in or send Authorization: Bearer <token>") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _field_errors(messages: Any) -> dict[str, Any]:
+    if isinstance(messages, dict):
+        # webargs nests per location ({"json": {...}}); flatten one level of that.
+        if set(messages) <= {"json", "form", "query", "querystring", "path", "files", "headers",
+                             "cookies", "view_args"}:
+            flat: dict[str, Any] = {}
+            for part in messages.values():
+                flat.update(_field_errors(part))
+            return flat
+        return messages
+    if isinstance(messages, list):
+        return {"_schema": messages}
+    return {"_schema": [str(messages)]}
+
+
+def _summary(errors: dict[str, Any]) -> str:
+    if not errors:
+        return "the input is not valid"
+    name = next(iter(errors))
+    first = errors[name]
+    while isinstance(first, (list, dict)) and first:
+        first = first[0] if isinstance(first, list) else next(iter(first.values()))
+    if name == "_schema":
+        return str(first)
+    return f"{name}: {first}"
+
+
+def _is_backend_failure(error: BaseException) -> bool:
+    """A database driver's operational failure (unreachable, locked, gone)."""
+    try:
+        from eventsourcing.persistence import InterfaceError, OperationalError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(error, (OperationalError, InterfaceError))
+
+
+def describe(error: BaseException) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, {"code", "message", "errors"}) for any exception."""
+    if isinstance(error, DomainError):
+        body = error.as_dict()
+        body["code"] = HTTP_CODE.get(error.code, error.code)
+        if error.details.get("items"):
+            body["items"] = list(error.details["items"])
+        return STATUS.get(body["code"], 409), body
+    if isinstance(error, SchemaValidationError):
+        errors = _field_errors(error.messages)
+        return 422, {"code": "validation", "message": _summary(errors), "errors": errors}
+    if isinstance(error, Unauthorised):
+        return 401, {"code": "unauthorised", "message": error.message, "errors": {}}
+    if isinstance(error, LedgerError):
+        code = HTTP_CODE.get(error.code, error.code)
+        return STATUS.get(code, 500), {"code": code, "message": str(error), "errors": {}}
+    if isinstance(error, HTTPException):
+        status = error.code or 500
+        data = getattr(error, "data", None) or {}
+        if status == 422 and "messages" in data:  # webargs (flask-smorest) parsing errors
+            errors = _field_errors(data["messages"])
+            return 422, {"code": "validation", "message": _summary(errors), "errors": errors}
+        code = _HTTP_STATUS_CODE.get(status, "http-error")
+        return status, {"code": code, "message": error.description or error.name, "errors": {}}
+    if _is_backend_failure(error):
+        return 503, {"code": "backend-unavailable",
+                     "message": f"the ledger database is not available: {error}", "errors": {}}
+    return 500, {"code": "internal", "message": "internal error; the operator's log has details",
+                 "errors": {}}
+
+
+def wants_json() -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def _plain(status: int, body: dict[str, Any], error: BaseException) -> Any:
+    lines = [f"{status} {body['code']}", "", body["message"]]
+    lines += [f"{k}: {'; '.join(map(str, v)) if isinstance(v, list) else v}"
+              for k, v in body["errors"].items()]
+    return Response("\n".join(lines) + "\n", status=status, mimetype="text/plain")
+
+
+def register_error_handlers(app: Flask, render_html: HtmlRenderer | None = None) -> None:
+    """Register the one handler. `render_html(status, body, error)` answers non-API
+    requests (a Flask response or anything a view may return); without it, plain text."""
+    renderer = render_html or _plain
+
+    def handle(error: BaseException) -> Any:
+        status, body = describe(error)
+        if status >= 500 and status != 503:
+            if current_app.testing or current_app.config.get("PROPAGATE_EXCEPTIONS"):
+                if not isinstance(error, HTTPException):
+                    raise error
+            current_app.logger.exception("unhandled error on %s %s", request.method, request.path,
+                                         exc_info=error)
+        if wants_json():
+            response = jsonify(body)
+            response.status_code = status
+            if status == 401:
+                response.headers["WWW-Authenticate"] = 'Bearer realm="pmo-ledger"'
+            return response
+        result = renderer(status, body, error)
+        if isinstance(result, Response):
+            if result.status_code == 200:
+                result.status_code = status
+            return result
+        if isinstance(result, tuple):
+            return result
+        return result, status
+
+    for kind in (DomainError, LedgerError, SchemaValidationError, Unauthorised, HTTPException,
+                 Exception):
+        app.register_error_handler(kind, handle)
+    app.extensions["pmo_error_handler"] = handle

@@ -1,0 +1,50 @@
+"""Charts drawn with pygal, rendered as SVG on the server and inlined in the page, so they
+show without JavaScript (pygal's tooltip script is not loaded: `js=[]`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pygal
+from markupsafe import Markup
+from pygal.style import Style
+
+STYLE = Style(
+    background="white", plot_background="white", foreground="#1d2430",
+    foreground_strong="#1d2430", foreground_subtle="#8a93a3",
+    colors=("#8a93a3", "#1f5fa8", "#c62828", "#2e7d32", "#b26a00"),
+    font_family="system-ui, sans-serif", label_font_size=11, major_label_font_size=11,
+    legend_font_size=12, title_font_size=14,
+)
+_COMMON: dict[str, Any] = dict(style=STYLE, js=[], disable_xml_declaration=True, height=340,
+                               width=760, legend_at_bottom=True, print_values=False,
+                               explicit_size=False)
+
+
+def _svg(chart: Any) -> Markup:
+    return Markup(chart.render(is_unicode=True))
+
+
+def s_curve(points: Sequence[Any], currency: str) -> Markup:
+    """Planned value, earned value and actual cost at each month end."""
+    chart = pygal.Line(title=f"S-curve: PV, EV and AC ({currency})", x_label_rotation=30,
+                       show_dots=len(points) <= 24, dots_size=2, show_minor_x_labels=False,
+                       **_COMMON)
+    chart.x_labels = [p.as_of.isoformat() for p in points]
+    chart.x_labels_major_count = 12
+    chart.value_formatter = lambda v: f"{v:,.0f}"
+    for label, key in (("PV (planned)", "pv"), ("EV (earned)", "ev"), ("AC (actual)", "ac")):
+        chart.add(label, [float(getattr(p, key)) for p in points])
+    return _svg(chart)
+
+
+def budget_by_line(lines: Sequence[Any], currency: str) -> Markup:
+    """Per line: current budget, committed, spent and available."""
+    chart = pygal.Bar(title=f"Budget by line ({currency})", x_label_rotation=30, **_COMMON)
+    chart.x_labels = [f"{b.line}" for b in lines]
+    chart.value_formatter = lambda v: f"{v:,.0f}"
+    for label, key in (("Budget", "current"), ("Committed", "committed"), ("Spent", "spent"),
+                       ("Available", "available")):
+        chart.add(label, [float(getattr(b, key)) for b in lines])
+    return _svg(chart)

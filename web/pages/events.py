@@ -1,0 +1,114 @@
+"""The log as pages show it: events from the read models' event index (who signed what,
+when, why), each with its signature checked again on the spot against the key the log
+says was valid at that position, and the chain link to the position before.
+
+The read models have no public query for the event index yet, so `log_rows` reads the
+`events` table through `ReadModels.store` (read-only).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain.readmodels.store import parse_instant
+from ledger.hashing import GENESIS_HASH
+from ledger.verify import DatabaseSource, build_timeline, check_rows
+
+
+@dataclass(frozen=True)
+class LogRow:
+    position: int
+    event: str
+    project: str | None
+    actor_id: str | None
+    actor_name: str | None
+    meaning: str | None
+    reason: str | None
+    recorded_at: datetime
+    key_id: str
+    key_status: str
+
+    @property
+    def name(self) -> str:
+        return self.event.rsplit(".", 1)[-1]
+
+
+_COLUMNS = "position, event, project, actor_id, actor_name, meaning, reason, recorded_at, key_id, key_status"
+
+
+def log_rows(models: Any, *, project: str | None = None, actor: str | None = None,
+             event: str | None = None, since: str | None = None, until: str | None = None,
+             before: int | None = None, limit: int = 50) -> list[LogRow]:
+    """Newest first, filtered; `before` pages backwards by position."""
+    models.catch_up()
+    where, params = [], []
+    if project:
+        where.append("project = ?")
+        params.append(project)
+    if actor:
+        where.append("actor_id = ?")
+        params.append(actor)
+    if event:
+        where.append("event LIKE ?")
+        params.append(f"%{event}%")
+    if since:
+        where.append("recorded_at >= ?")
+        params.append(since)
+    if until:
+        where.append("recorded_at <= ?")
+        params.append(until)
+    if before:
+        where.append("position < ?")
+        params.append(before)
+    sql = f"SELECT {_COLUMNS} FROM {{events}}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY position DESC LIMIT ?"
+    return [_row(r) for r in models.store.fetch(sql, [*params, limit])]
+
+
+def log_row(models: Any, position: int) -> LogRow | None:
+    models.catch_up()
+    rows = models.store.fetch(f"SELECT {_COLUMNS} FROM {{events}} WHERE position = ?", (position,))
+    return _row(rows[0]) if rows else None
+
+
+def event_names(models: Any) -> list[str]:
+    return sorted({r[0].rsplit(".", 1)[-1] for r in models.store.fetch("SELECT DISTINCT event FROM {events}")})
+
+
+def _row(r: tuple) -> LogRow:
+    return LogRow(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], parse_instant(r[7]), r[8], r[9])
+
+
+def payload(pmo: Any, position: int) -> dict[str, Any] | None:
+    """The stored payload of the event at `position` (canonical JSON, decoded)."""
+    rows = pmo.read_chain(position, position)
+    if not rows or rows[0].state is None:
+        return None
+    return json.loads(rows[0].state)
+
+
+def signature_status(pmo: Any, positions: list[int]) -> dict[int, str]:
+    """For each position: "valid" (signature by a key valid then, chain link intact) or
+    the kinds of fault found, such as "bad-signature, chain-break"."""
+    if not positions:
+        return {}
+    timeline, _ = build_timeline(DatabaseSource(pmo).key_rows())
+    out = {}
+    for p in positions:
+        rows = pmo.read_chain(max(1, p - 1), p)
+        mine = [r for r in rows if r.position == p]
+        if not mine:
+            out[p] = "missing-record"
+            continue
+        if p == 1:
+            previous: bytes | None = GENESIS_HASH
+        else:
+            previous = rows[0].chain_hash if rows[0].position == p - 1 else None
+        result = check_rows(mine, p, p, previous, timeline.keys)
+        out[p] = ", ".join(sorted({f.kind for f in result.faults})) or "valid"
+    return out

@@ -1,0 +1,789 @@
+"""Marshmallow schemas shared by the JSON API and the HTML forms.
+
+One schema per command. `Schema().load(data)` turns JSON or form input into the keyword
+arguments of the `PMOApplication` command (everything after `actor` and the project code /
+item id taken from the URL), with money as `Decimal` with exactly two places, dates as
+`date`, codes trimmed and checked. A refused input raises `marshmallow.ValidationError`
+whose `.messages` is `{field: [message, ...]}`; `web.errors` turns it into a 422 with code
+`validation` (JSON for /api/, the page's own renderer for forms).
+
+Forms: pass `form_data(schema, request.form)` to `load()` — it keeps every value of a list
+field (`getlist`) and one value otherwise. Empty strings count as "not given", so an empty
+optional field is simply absent and an empty required field is reported as missing.
+
+    kwargs = ExpenditureSchema().load(form_data(ExpenditureSchema(), request.form))
+    expenditure_id = pmo.submit_expenditure(actor, code, **kwargs)
+
+The schemas check shape and syntax; business rules (overdraw, segregation of duties,
+gate order...) stay in the domain, which raises `domain.errors` errors with a field name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
+
+from domain import money as domain_money
+from domain.errors import ValidationError as DomainValidationError
+from domain.policy import GATES
+from domain.project import CATEGORIES, DECISIONS, RAG, RISK_STATUSES, SEVERITIES
+
+__all__ = [
+    "ApprovalSchema", "AmendCharterSchema", "AsOfQuerySchema", "BudgetLineSchema",
+    "ChangeRequestSchema", "CharterSchema", "CommitmentSchema", "DeliverableSchema",
+    "ErrorSchema", "EventsQuerySchema", "ExpenditureSchema", "GateConditionsMetSchema",
+    "GateReviewSchema", "GateSignoffSchema", "IssueEscalationSchema", "IssueResolutionSchema",
+    "IssueSchema", "MilestoneAcceptanceSchema", "MilestoneSchema", "ProgressSchema",
+    "ReasonSchema", "RiskSchema", "RiskUpdateSchema", "StatusReportSchema", "TokenRequestSchema",
+    "TransferSchema", "VarianceQuerySchema", "form_data",
+]
+
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$"
+PROJECT_CODE_PATTERN = r"^[A-Z][A-Z0-9]{0,9}(-[A-Z0-9]{1,10}){1,4}$"
+MONEY_PATTERN = r"^-?[0-9][0-9,]*(\.[0-9]{1,2})?$"
+SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
+
+
+# Fields ------------------------------------------------------------------------------------
+
+
+class Money(fields.String):
+    """An amount: a decimal string ("1250.00", "1,250.5") or an integer; never a float.
+    Loaded as a `Decimal` with exactly two places; more places are refused, not rounded.
+    `sign`: "positive" (> 0, the default), "non-negative" (>= 0) or "any" (a signed delta).
+    Dumped as a decimal string with two places."""
+
+    _checks = {"positive": domain_money.positive, "non-negative": domain_money.non_negative,
+               "any": domain_money.money}
+
+    def __init__(self, *, sign: str = "positive", **kwargs: Any) -> None:
+        metadata = kwargs.pop("metadata", {})
+        metadata.setdefault("pattern", MONEY_PATTERN)
+        metadata.setdefault("example", "1250.00")
+        super().__init__(metadata=metadata, **kwargs)
+        self.sign = sign
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, str) and not value.strip():
+            raise ValidationError("an amount is required, such as 1250.00")
+        if not isinstance(value, (str, int, Decimal)) or isinstance(value, bool):
+            raise ValidationError("must be a decimal amount such as 1250.00 (a string, not a float)")
+        try:
+            return self._checks[self.sign](value.strip() if isinstance(value, str) else value,
+                                           attr or "amount")
+        except DomainValidationError as e:
+            raise ValidationError(e.message) from None
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return f"{Decimal(value).quantize(domain_money.CENT):f}"
+
+
+class Code(fields.String):
+    """An item code such as HW-01, M-03, D-2, a PO number: 1-40 letters, digits, . _ / -"""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = kwargs.pop("metadata", {})
+        metadata.setdefault("pattern", CODE_PATTERN)
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not re.match(CODE_PATTERN, text):
+            raise ValidationError("must be 1-40 letters, digits, '.', '_', '/' or '-'")
+        return text
+
+
+class ProjectCode(fields.String):
+    """A project code such as IT-2026-014 (upper case letters and digits, dash-separated)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = kwargs.pop("metadata", {})
+        metadata.setdefault("pattern", PROJECT_CODE_PATTERN)
+        metadata.setdefault("example", "IT-2026-014")
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not re.match(PROJECT_CODE_PATTERN, text):
+            raise ValidationError("must look like IT-2026-014")
+        return text
+
+
+class Text(fields.String):
+    """Trimmed text, at most `limit` characters; an empty text counts as missing."""
+
+    def __init__(self, *, limit: int = 4000, **kwargs: Any) -> None:
+        kwargs.setdefault("validate", validate.Length(max=limit))
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text and self.required:
+            raise ValidationError("is required")
+        return text
+
+
+class Whole(fields.Integer):
+    """A whole number: a JSON integer or a string of digits (forms); never 50.5 or true."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise ValidationError("must be a whole number")
+        if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
+            value = int(value)
+        if not isinstance(value, int):
+            raise ValidationError("must be a whole number")
+        return value
+
+
+class Lines(fields.List):
+    """A list of texts; from a form, one textarea with one item per line also works."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(Text(limit=500), **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
+        if isinstance(value, str):
+            value = [line for line in value.splitlines() if line.strip()]
+        elif isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+            value = [line for line in value[0].splitlines() if line.strip()]
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def _choice(options: tuple[str, ...] | list[str], **kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.OneOf(list(options)), **kwargs)
+
+
+# Base --------------------------------------------------------------------------------------
+
+
+class CommandSchema(Schema):
+    """Unknown fields are refused (a typo must not silently drop a value); empty strings
+    are treated as absent (HTML forms send every field)."""
+
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+    @pre_load
+    def _drop_empty(self, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+
+
+def form_data(schema: Schema, form: Any) -> dict[str, Any]:
+    """A werkzeug MultiDict (request.form / request.args) as a dict `schema.load` accepts:
+    list fields get every value (`getlist`), other fields their first value. The CSRF token
+    and any field the schema does not know are left out."""
+    out: dict[str, Any] = {}
+    for name, field in schema.fields.items():
+        key = field.data_key or name
+        if key not in form:
+            continue
+        if isinstance(field, fields.List) and not isinstance(field, Lines) and hasattr(form, "getlist"):
+            out[key] = form.getlist(key)
+        else:
+            out[key] = form.get(key)
+    return out
+
+
+# Tokens ------------------------------------------------------------------------------------
+
+
+class TokenRequestSchema(CommandSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1000),
+                             load_only=True)
+    label = Text(limit=120, load_default="api")
+
+
+class TokenSchema(Schema):
+    token = fields.String(required=True)
+    token_id = fields.String(required=True)
+    username = fields.String(required=True)
+
+
+# Charter -----------------------------------------------------------------------------------
+
+
+class CharterSchema(CommandSchema):
+    """Loads as `charter_project` kwargs: `target_finish_date` becomes `target_finish`,
+    `capital` (true/false) becomes `funding_type` ("capital"/"operating").
+    `business_relationship_manager` and `cost_centre` are optional and default to
+    "not assigned"; `currency` defaults to USD."""
+
+    code = ProjectCode(required=True)
+    title = Text(required=True, limit=200)
+    sponsor = Text(required=True, limit=200)
+    project_manager = Text(required=True, limit=200)
+    business_relationship_manager = Text(limit=200, load_default="not assigned")
+    start_date = fields.Date(required=True)
+    target_finish_date = fields.Date(required=True)
+    fund = Text(required=True, limit=200)
+    cost_centre = Text(limit=200, load_default="not assigned")
+    capital = fields.Boolean(required=True, metadata={
+        "description": "true for capital funding, false for operating"})
+    objectives = Lines(required=True, validate=validate.Length(min=1))
+    scope_statement = Text(required=True, limit=4000)
+    currency = fields.String(load_default="USD", validate=validate.Regexp(r"^[A-Z]{3}$"))
+
+    @validates_schema
+    def _dates(self, data: dict[str, Any], **kwargs: Any) -> None:
+        start, finish = data.get("start_date"), data.get("target_finish_date")
+        if start and finish and finish < start:
+            raise ValidationError("is before start_date", field_name="target_finish_date")
+
+    @post_load
+    def _command(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        data["target_finish"] = data.pop("target_finish_date")
+        data["funding_type"] = "capital" if data.pop("capital") else "operating"
+        return data
+
+
+class AmendCharterSchema(CommandSchema):
+    """Loads as `amend_charter` kwargs: {"changes": {...}, "reason": ...}."""
+
+    title = Text(limit=200)
+    sponsor = Text(limit=200)
+    project_manager = Text(limit=200)
+    business_relationship_manager = Text(limit=200)
+    start_date = fields.Date()
+    target_finish_date = fields.Date()
+    fund = Text(limit=200)
+    cost_centre = Text(limit=200)
+    capital = fields.Boolean()
+    objectives = Lines(validate=validate.Length(min=1))
+    scope_statement = Text(limit=4000)
+    reason = Text(required=True)
+
+    @post_load
+    def _command(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        reason = data.pop("reason")
+        if "target_finish_date" in data:
+            data["target_finish"] = data.pop("target_finish_date")
+        if "capital" in data:
+            data["funding_type"] = "capital" if data.pop("capital") else "operating"
+        if not data:
+            raise ValidationError({"_schema": ["the amendment changes nothing"]})
+        return {"changes": data, "reason": reason}
+
+
+# Baseline ----------------------------------------------------------------------------------
+
+
+class BudgetLineSchema(CommandSchema):
+    """`add_budget_line` kwargs; `name` defaults to the line code."""
+
+    line = Code(required=True, metadata={"example": "HW-01"})
+    name = Text(limit=200)
+    category = _choice(CATEGORIES, required=True)
+    amount = Money(sign="non-negative", required=True)
+
+    @post_load
+    def _command(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        data.setdefault("name", data["line"])
+        return data
+
+
+class MilestoneSchema(CommandSchema):
+    """`add_milestone` kwargs."""
+
+    milestone = Code(required=True, metadata={"example": "M-01"})
+    name = Text(required=True, limit=200)
+    planned_start = fields.Date(required=True)
+    planned_finish = fields.Date(required=True)
+    budgeted_value = Money(sign="non-negative", required=True)
+
+    @validates_schema
+    def _dates(self, data: dict[str, Any], **kwargs: Any) -> None:
+        start, finish = data.get("planned_start"), data.get("planned_finish")
+        if start and finish and finish < start:
+            raise ValidationError("is before planned_start", field_name="planned_finish")
+
+
+class DeliverableSchema(CommandSchema):
+    """`add_deliverable` kwargs."""
+
+    deliverable = Code(required=True, metadata={"example": "D-01"})
+    name = Text(required=True, limit=200)
+    description = Text(load_default="")
+
+
+class ProgressSchema(CommandSchema):
+    """`report_progress` kwargs: `percent_complete` becomes `percent`."""
+
+    milestone = Code(required=True)
+    percent_complete = Whole(required=True, validate=validate.Range(min=0, max=100))
+    as_of = fields.Date(required=True)
+    note = Text(load_default="")
+
+    @post_load
+    def _command(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        data["percent"] = data.pop("percent_complete")
+        return data
+
+
+class MilestoneAcceptanceSchema(CommandSchema):
+    """`accept_milestone` kwargs (the milestone comes from the URL)."""
+
+    accepted_on = fields.Date(required=True)
+    reason = Text(load_default="")
+
+
+# Decisions ---------------------------------------------------------------------------------
+
+
+class ApprovalSchema(CommandSchema):
+    """An approval: the reason is optional."""
+
+    reason = Text(load_default="")
+
+
+class ReasonSchema(CommandSchema):
+    """A rejection, withdrawal, reversal, release or closure: the reason is required."""
+
+    reason = Text(required=True)
+
+
+# Expenditures, commitments, transfers --------------------------------------------------------
+
+
+class ExpenditureSchema(CommandSchema):
+    """`submit_expenditure` kwargs."""
+
+    line = Code(required=True)
+    amount = Money(required=True)
+    vendor = Text(required=True, limit=200)
+    invoice_number = Text(required=True, limit=80)
+    invoice_date = fields.Date(required=True)
+    description = Text(required=True)
+    po_number = Code(load_default=None, allow_none=True)
+    document_sha256 = fields.String(load_default=None, allow_none=True,
+                                    validate=validate.Regexp(SHA256_PATTERN, error="must be a SHA-256: 64 hexadecimal characters"))
+
+    @post_load
+    def _command(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if data.get("document_sha256"):
+            data["document_sha256"] = data["document_sha256"].lower()
+        return data
+
+
+class CommitmentSchema(CommandSchema):
+    """`submit_commitment` kwargs."""
+
+    po_number = Code(required=True, metadata={"example": "PO-2025-001"})
+    vendor = Text(required=True, limit=200)
+    line = Code(required=True)
+    amount = Money(required=True)
+    description = Text(load_default="")
+
+
+class TransferSchema(CommandSchema):
+    """`request_budget_transfer` kwargs."""
+
+    from_line = Code(required=True)
+    to_line = Code(required=True)
+    amount = Money(required=True)
+    reason = Text(required=True)
+
+    @validates_schema
+    def _different(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("from_line") and data.get("from_line") == data.get("to_line"):
+            raise ValidationError("must differ from from_line", field_name="to_line")
+
+
+# Change requests ---------------------------------------------------------------------------
+
+
+class CostImpactSchema(CommandSchema):
+    line = Code(required=True)
+    amount = Money(sign="any", required=True, metadata={
+        "description": "signed change to the line's budget, e.g. -500.00"})
+    name = Text(limit=200, metadata={"description": "for a new line"})
+    category = _choice(CATEGORIES, metadata={"description": "for a new line"})
+
+
+class ScheduleImpactSchema(CommandSchema):
+    milestone = Code(required=True)
+    planned_start = fields.Date()
+    planned_finish = fields.Date()
+    budgeted_value = Money(sign="non-negative")
+
+
+class NewDeliverableSchema(CommandSchema):
+    deliverable = Code(required=True)
+    name = Text(required=True, limit=200)
+
+
+class ChangeRequestSchema(CommandSchema):
+    """`submit_change_request` kwargs."""
+
+    title = Text(required=True, limit=200)
+    description = Text(required=True)
+    justification = Text(required=True)
+    cost_impacts = fields.List(fields.Nested(CostImpactSchema), load_default=list)
+    schedule_impacts = fields.List(fields.Nested(ScheduleImpactSchema), load_default=list)
+    scope_impact = Text(load_default="")
+    deliverables = fields.List(fields.Nested(NewDeliverableSchema), load_default=list)
+
+    @validates_schema
+    def _some_impact(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not (data.get("cost_impacts") or data.get("schedule_impacts")
+                or data.get("deliverables") or data.get("scope_impact")):
+            raise ValidationError("a change request needs a cost, schedule or scope impact")
+
+
+# Gates -------------------------------------------------------------------------------------
+
+
+class ArtifactSchema(CommandSchema):
+    name = Text(required=True, limit=200)
+    sha256 = fields.String(validate=validate.Regexp(SHA256_PATTERN))
+    uri = Text(limit=500)
+
+
+class GateReviewSchema(CommandSchema):
+    """`request_gate_review` kwargs (the gate comes from the URL). From a form, `artifacts`
+    may also be a textarea with one artifact name per line."""
+
+    artifacts = fields.List(fields.Nested(ArtifactSchema), required=True,
+                            validate=validate.Length(min=1))
+    note = Text(load_default="")
+
+    @pre_load
+    def _artifact_names(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, Mapping) and isinstance(data.get("artifacts"), str):
+            names = [n.strip() for n in data["artifacts"].splitlines() if n.strip()]
+            data = {**data, "artifacts": [{"name": n} for n in names]}
+        return data
+
+
+class GateSignoffSchema(CommandSchema):
+    """`sign_off_gate` kwargs (the gate comes from the URL)."""
+
+    decision = _choice(DECISIONS, required=True)
+    conditions = Text(load_default="")
+    reason = Text(load_default="")
+    as_role = _choice(("fiscal", "sponsor", "pmo"), load_default=None, allow_none=True)
+
+    @validates_schema
+    def _explained(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("decision") == "approved-with-conditions" and not data.get("conditions"):
+            raise ValidationError("an approval with conditions states them", field_name="conditions")
+        if data.get("decision") == "rejected" and not data.get("reason"):
+            raise ValidationError("a rejection needs a reason", field_name="reason")
+
+
+class GateConditionsMetSchema(CommandSchema):
+    """`record_gate_conditions_met` kwargs."""
+
+    conditions = Lines(required=True, validate=validate.Length(min=1))
+    reason = Text(required=True)
+
+
+GATE_CODES = GATES
+
+
+# Risks, issues, status reports ---------------------------------------------------------------
+
+
+class RiskSchema(CommandSchema):
+    """`raise_risk` kwargs."""
+
+    title = Text(required=True, limit=200)
+    probability = Whole(required=True, validate=validate.Range(min=1, max=5))
+    impact = Whole(required=True, validate=validate.Range(min=1, max=5))
+    owner = Text(required=True, limit=120)
+    mitigation = Text(required=True)
+    description = Text(load_default="")
+
+
+class RiskUpdateSchema(CommandSchema):
+    """`update_risk` kwargs (only the fields given change)."""
+
+    reason = Text(required=True)
+    probability = Whole(validate=validate.Range(min=1, max=5))
+    impact = Whole(validate=validate.Range(min=1, max=5))
+    owner = Text(limit=120)
+    mitigation = Text()
+    status = _choice(RISK_STATUSES)
+
+
+class IssueSchema(CommandSchema):
+    """`raise_issue` kwargs."""
+
+    title = Text(required=True, limit=200)
+    description = Text(required=True)
+    severity = _choice(SEVERITIES, required=True)
+    owner = Text(required=True, limit=120)
+
+
+class IssueEscalationSchema(CommandSchema):
+    to = Text(required=True, limit=120)
+    reason = Text(required=True)
+
+
+class IssueResolutionSchema(CommandSchema):
+    resolution = Text(required=True)
+
+
+class StatusReportSchema(CommandSchema):
+    """`publish_status_report` kwargs."""
+
+    period_start = fields.Date(required=True)
+    period_end = fields.Date(required=True)
+    overall = _choice(RAG, required=True)
+    schedule = _choice(RAG, required=True)
+    budget = _choice(RAG, required=True)
+    scope = _choice(RAG, required=True)
+    summary = Text(required=True)
+
+    @validates_schema
+    def _dates(self, data: dict[str, Any], **kwargs: Any) -> None:
+        start, end = data.get("period_start"), data.get("period_end")
+        if start and end and end < start:
+            raise ValidationError("is before period_start", field_name="period_end")
+
+
+# Queries -----------------------------------------------------------------------------------
+
+
+class QuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class AsOfQuerySchema(QuerySchema):
+    """A project as it stood at a UTC instant (or a date: its end) or at a log position."""
+
+    as_of = fields.String(metadata={
+        "description": "ISO 8601 instant (2025-03-01T12:00:00Z) or date (end of that UTC day)"})
+    position = Whole(validate=validate.Range(min=0))
+
+    @validates_schema
+    def _one(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "as_of" in data and "position" in data:
+            raise ValidationError("give as_of or position, not both", field_name="position")
+        if "as_of" in data:
+            parse_instant(data["as_of"])
+
+
+class VarianceQuerySchema(QuerySchema):
+    as_of = fields.Date(metadata={"description": "business date; default today (UTC)"})
+
+
+class EventsQuerySchema(QuerySchema):
+    after = Whole(load_default=0, validate=validate.Range(min=0),
+                  metadata={"description": "return events after this log position"})
+    limit = Whole(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class FindingsQuerySchema(QuerySchema):
+    project = ProjectCode()
+
+
+def parse_instant(value: str) -> Any:
+    """An ISO instant (naive = UTC) or a date (the end of that UTC day), as an aware datetime."""
+    from datetime import UTC, datetime, time
+
+    text = value.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return datetime.combine(date.fromisoformat(text), time.max, tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(f"{value!r} is not an ISO 8601 instant or date",
+                              field_name="as_of") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# Responses ---------------------------------------------------------------------------------
+
+
+class ErrorSchema(Schema):
+    code = fields.String(required=True, metadata={"example": "would-overdraw"})
+    message = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
+
+
+class SubmittedSchema(Schema):
+    """What a command returns: the item's id, its status, and the log position of the
+    event that recorded it."""
+
+    id = fields.String(required=True)
+    status = fields.String(required=True)
+    position = fields.Integer(allow_none=True, required=True)
+
+
+class VarianceSchema(Schema):
+    """Earned-value figures: money as decimal strings, ratios as numbers or null."""
+
+    project = fields.String()
+    as_of = fields.Date()
+    bac = Money(sign="any")
+    pv = Money(sign="any")
+    ev = Money(sign="any")
+    ac = Money(sign="any")
+    cv = Money(sign="any")
+    sv = Money(sign="any")
+    cpi = fields.Float(allow_none=True)
+    spi = fields.Float(allow_none=True)
+    eac = Money(sign="any", allow_none=True)
+    etc = Money(sign="any", allow_none=True)
+    vac = Money(sign="any", allow_none=True)
+    tcpi = fields.Float(allow_none=True)
+
+
+class ProjectSummarySchema(Schema):
+    """A portfolio row (read model): money as decimal strings, ratios as numbers or null."""
+
+    project = fields.String()
+    title = fields.String()
+    currency = fields.String()
+    status = fields.String()
+    budget = Money(sign="any")
+    committed = Money(sign="any")
+    spent = Money(sign="any")
+    available = Money(sign="any")
+    percent_complete = fields.Float(allow_none=True)
+    cpi = fields.Float(allow_none=True)
+    spi = fields.Float(allow_none=True)
+    rag = fields.String(allow_none=True)
+    next_gate = fields.String(allow_none=True)
+    as_of = fields.Date()
+
+
+class ProjectSchema(Schema):
+    """A project as it stands (or stood: `as_of`), from its events. Money values inside
+    the nested objects are decimal strings; dates ISO; instants UTC with Z."""
+
+    code = fields.String()
+    currency = fields.String()
+    closed = fields.Boolean()
+    version = fields.Integer()
+    next_gate = fields.String(allow_none=True)
+    charter = fields.Dict()
+    totals = fields.Dict()
+    gates = fields.Dict()
+    deliverables = fields.Dict()
+    lines = fields.Dict()
+    milestones = fields.Dict()
+    change_requests = fields.Dict()
+    transfers = fields.Dict()
+    commitments = fields.Dict()
+    expenditures = fields.Dict()
+    risks = fields.Dict()
+    issues = fields.Dict()
+    status_reports = fields.Dict()
+    as_of = fields.Dict(allow_none=True, metadata={
+        "description": "set when asked as of an instant or position: {position, recorded_at, "
+                       "project_position}"})
+
+
+class LineBudgetSchema(Schema):
+    project = fields.String()
+    line = fields.String()
+    name = fields.String()
+    category = fields.String()
+    original = Money(sign="any")
+    transferred = Money(sign="any")
+    cr_adjusted = Money(sign="any")
+    current = Money(sign="any")
+    committed = Money(sign="any")
+    spent = Money(sign="any")
+    pending = Money(sign="any")
+    available = Money(sign="any")
+
+
+class QueueItemSchema(Schema):
+    project = fields.String()
+    kind = fields.String()
+    item = fields.String()
+    role = fields.String()
+    summary = fields.String()
+    amount = Money(sign="any", allow_none=True)
+    submitted_by = fields.String(allow_none=True)
+    submitted_at = fields.DateTime(allow_none=True)
+    approvals = fields.Integer()
+    position = fields.Integer()
+
+
+class FindingSchema(Schema):
+    rule_id = fields.String()
+    severity = fields.String()
+    project = fields.String(allow_none=True)
+    message = fields.String()
+    evidence = fields.List(fields.Integer(), metadata={
+        "description": "log positions of the events that are the evidence"})
+
+
+class FaultSchema(Schema):
+    position = fields.Integer(allow_none=True)
+    originator_id = fields.String(allow_none=True)
+    version = fields.Integer(allow_none=True)
+    kind = fields.String()
+    detail = fields.String()
+
+
+class VerifyReportSchema(Schema):
+    ok = fields.Boolean()
+    events = fields.Integer()
+    faults = fields.List(fields.Nested(FaultSchema))
+    root = fields.String()
+    head = fields.String()
+    root_key_id = fields.String(allow_none=True)
+    origin = fields.String(allow_none=True)
+    checkpoints_checked = fields.Integer()
+    seconds = fields.Float()
+    workers = fields.Integer()
+
+
+class CheckpointSchema(Schema):
+    note = fields.String(metadata={"description": "the C2SP signed note, verbatim"})
+    origin = fields.String()
+    size = fields.Integer()
+    root = fields.String(metadata={"description": "Merkle root (hex)"})
+    chain_head = fields.String(metadata={"description": "chain head hash (hex)"})
+    time = fields.DateTime()
+
+
+class CheckpointQuerySchema(QuerySchema):
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "text"]))
+
+
+class EventSchema(Schema):
+    position = fields.Integer()
+    topic = fields.String(allow_none=True)
+    originator_id = fields.String()
+    originator_version = fields.Integer()
+    key_id = fields.String(metadata={"description": "the signing key's id"})
+    signer = fields.String(allow_none=True, metadata={"description": "the key's owner"})
+    signature = fields.String(metadata={"description": "Ed25519 signature (hex)"})
+    chain_hash = fields.String()
+    payload = fields.Dict(allow_none=True, metadata={
+        "description": "the signed canonical JSON payload, decoded"})
+
+
+class EventsPageSchema(Schema):
+    events = fields.List(fields.Nested(EventSchema))
+    size = fields.Integer(metadata={"description": "the log's size now"})
+    next_after = fields.Integer(allow_none=True, metadata={
+        "description": "pass as `after` for the next page; null at the end"})
