@@ -72,6 +72,7 @@ ACT_ROLES: dict[str, tuple[str, ...]] = {
     "CommitmentRejected": ("fiscal", "sponsor"), "CommitmentClosed": ("pm", "fiscal"),
     "CommitmentReleased": ("fiscal",), "ExpenditureRejected": ("fiscal", "sponsor"),
     "ExpenditureReversed": ("fiscal",), "MilestoneAccepted": ("sponsor",),
+    "GateConditionsMet": ("pmo", "sponsor"),
 }
 ROLE_RECORDED = {"GateSignedOff", "ChangeRequestApproved", "CommitmentApproved",
                  "ExpenditureApproved"}
@@ -80,6 +81,7 @@ APPROVING = {
     "ExpenditureApproved", "ExpenditureRejected", "ExpenditureReversed", "CommitmentApproved",
     "CommitmentRejected", "BudgetTransferApproved", "BudgetTransferRejected",
     "ChangeRequestApproved", "ChangeRequestRejected", "GateSignedOff", "MilestoneAccepted",
+    "GateConditionsMet",
 }
 BASELINE = {
     "DeliverableAdded", "DeliverableRemoved", "BudgetLineAdded", "BudgetLineRevised",
@@ -105,6 +107,7 @@ DESCRIBE = {
     "MilestoneRemoved": "removed milestone {milestone}",
     "GateReviewRequested": "requested the {gate} review",
     "GateSignedOff": "signed off {gate} ({decision}) as {role}", "GatePassed": "passed {gate}",
+    "GateConditionsMet": "recorded the conditions of {gate} as met",
     "Closed": "closed the project",
     "ChangeRequestSubmitted": "submitted change request {cr_id}",
     "ChangeRequestApproved": "approved change request {cr_id}",
@@ -680,6 +683,13 @@ class ComplianceEvaluator:
         t.passed.setdefault(e.gate, (pos, list(e.conditions)))
         if e.gate == "G1" and t.g1_passed is None:
             t.g1_passed = pos
+
+    def _on_GateConditionsMet(self, t: ProjectTrack, pos: int, at: datetime, e: Any) -> None:
+        # Conditions recorded as met are no longer open when the next gate passes (GATE-002).
+        passed = t.passed.get(e.gate)
+        if passed is not None:
+            met = set(e.conditions)
+            t.passed[e.gate] = (passed[0], [c for c in passed[1] if c not in met])
 
     def _on_Closed(self, t: ProjectTrack, pos: int, at: datetime, e: Any) -> None:
         if t.closed_at is None:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
+from domain import clock as domain_clock
 from domain.readmodels.projection import Item
 from domain.readmodels.store import ReadStore, Writer
 from domain.readmodels.views import FindingRow
@@ -40,7 +41,7 @@ class ComplianceProjection:
                  clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
         self.factory = factory
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or domain_clock.now
         self.at = 0
         self.evaluator: Any = None
         self.fed = 0  # the last position the evaluator has seen

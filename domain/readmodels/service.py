@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from domain import clock as domain_clock
 from domain import earned_value
 from domain.common import ROLES
 from domain.errors import NotFoundError, ValidationError
@@ -66,7 +67,7 @@ class ReadModels:
     def __init__(self, app: Any, *, evaluator: EvaluatorFactory = default_evaluator,
                  clock: Callable[[], datetime] | None = None, batch: int = BATCH) -> None:
         self.app = app
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or domain_clock.now
         self.store = ReadStore(app)
         self.ledger = Projector(app, LedgerProjection(app, self.store), self.store, batch)
         self._findings = ComplianceProjection(self.store, evaluator, self.clock)

@@ -281,6 +281,11 @@ class Proj:
             out["closed"] = self.close(by=SIGNER_OF_ROLE[roles[-1]])
         return out
 
+    def conditions_met(self, gate: str, conditions: list[str], *, by: str = "pmo") -> int:
+        return self._emit(Project.GateConditionsMet, by, meaning="approval", gate=gate,
+                          round=self.agg.gates[gate]["round"], conditions=conditions,
+                          reason="evidence filed")
+
     def close(self, *, by: str = "pmo") -> int:
         return self._emit(Project.Closed, by, meaning="responsibility", reason="G4 passed")
 

@@ -460,6 +460,16 @@ def test_gate_002_conditions_still_open_at_the_next_gate(h):
     assert h.of("GATE-002") == [(CODE, (g0, g1))]
 
 
+def test_gate_002_near_miss_conditions_met_before_the_next_gate(h):
+    """Regression: conditions recorded as met used to stay open for GATE-002."""
+    p = base(h)
+    p.gate("G0", conditions="confirm hosting costs by G1")
+    p.conditions_met("G0", ["confirm hosting costs by G1"], by="pmo")
+    p.gate("G1")
+    assert h.of("GATE-002") == []
+    assert h.of("ROLE-001") == []
+
+
 @pytest.mark.parametrize("days, fires", [(14, False), (15, True)])
 def test_cr_001_change_request_pending_too_long(h, days, fires):
     p = base(h)
