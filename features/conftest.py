@@ -23,7 +23,8 @@ import json
 import re
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import date
+from contextlib import ExitStack
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ import parse as parse_lib
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from domain import clock as domain_clock
 from domain.errors import DomainError
+from domain.readmodels.service import ReadModels
 from domain.services import Actor, PMOApplication
 from ledger.application import init_ledger, open_ledger
 from ledger.keys import PASSPHRASE_ENV
@@ -478,3 +481,67 @@ def po_status(world: Ledger, po: str, status: str) -> None:
 def po_remaining(world: Ledger, po: str, amount: str) -> None:
     world.no_unclaimed_refusal()
     assert world.project().commitment(po)["remaining"] == money(amount)
+
+
+# Read models, the clock, and log positions (fiscal review, auditor replay, compliance) ----------
+
+
+class ScenarioClock:
+    """When acts are recorded. Real UTC time until a scenario says "it is ..."; from then
+    on the domain clock is simulated (this thread only) and only ever moves forward, as
+    recorded times do in a real log."""
+
+    def __init__(self) -> None:
+        self.at: datetime | None = None
+        self._stack = ExitStack()
+
+    def set(self, at: datetime) -> None:
+        if self.at is None:
+            self._stack.enter_context(domain_clock.simulated(lambda: self.at))  # type: ignore[arg-type,return-value]
+        elif at < self.at:
+            pytest.fail(f"the clock only moves forward: it is {self.at}, not {at}", pytrace=False)
+        self.at = at
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def instant(text: str) -> datetime:
+    """'2026-03-02 09:00' (UTC) as an aware datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture
+def scenario_clock() -> Iterator[ScenarioClock]:
+    clock = ScenarioClock()
+    try:
+        yield clock
+    finally:
+        clock.close()
+
+
+@pytest.fixture
+def read_models(world: Ledger) -> ReadModels:
+    """The scenario's read models, kept up to date incrementally from its ledger."""
+    return ReadModels(world.app)
+
+
+@pytest.fixture
+def positions() -> dict[str, int]:
+    """Log positions the scenario noted, by name ("INV-701 submitted")."""
+    return {}
+
+
+@given(step("it is {when} UTC"))
+@when(step("it is {when} UTC"))
+def it_is(scenario_clock: ScenarioClock, when: str) -> None:
+    scenario_clock.set(instant(when))
+
+
+@given(step('invoice {invoice} from "{vendor}" for {amount} on {line} dated {dated} has been approved'))
+def invoice_dated_approved(world: Ledger, positions: dict[str, int], invoice: str, vendor: str,
+                           amount: str, line: str, dated: str) -> None:
+    expenditure_id = world.submit_invoice("pm", invoice, vendor, amount, line, invoice_date=day(dated))
+    positions[f"{invoice} submitted"] = world.app.size()
+    world.approve_fully(expenditure_id)
+    assert world.project().expenditure(expenditure_id)["status"] == "approved"

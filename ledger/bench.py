@@ -490,6 +490,7 @@ def format_table(result: dict[str, Any]) -> str:
     for k, label in names.items():
         lines.append(f"{label:<42}{q[k]:>8.3f}{t[k]:>8.2f}  {'yes' if m[k] else 'NO'}")
     lines.append("")
-    lines.append(f"verification of {result['events']['verified']} events: "
-                 f"{'clean' if result['verify_ok'] else 'FAULTS FOUND'}; total {result['seconds']}s")
+    lines.append(f"verification of {result['events']['verified']} events with {result['verify_workers']} "
+                 f"worker(s): {'clean' if result['verify_ok'] else 'FAULTS FOUND'}; total {result['seconds']}s; "
+                 f"load average {result['load_average']['before']} before, {result['load_average']['after']} after")
     return "\n".join(lines)

@@ -22,11 +22,10 @@ try:
     # the machines measured (see `pmo-ledger bench`), and releases the GIL while it does,
     # so a large save is signed on every core. Ed25519 signatures are deterministic
     # (RFC 8032): the bytes are the same whichever library makes them (tests check it).
-    # Without PyNaCl, OpenSSL signs, one at a time.
-    from nacl._sodium import ffi as _ffi
-    from nacl._sodium import lib as _sodium
+    # Without PyNaCl, OpenSSL signs, one at a time. Only PyNaCl's public bindings are used.
+    from nacl import bindings as _sodium
 except ImportError:  # pragma: no cover - PyNaCl is a dependency; this is a fallback
-    _ffi = _sodium = None
+    _sodium = None
 
 # Batches at least this large are split across cores (a thread hand-off costs ~50 us).
 PARALLEL_SIGN_MIN = 16
@@ -103,21 +102,13 @@ class Signer:
         if _sodium is None:
             sign = self.private_key.sign
             return lambda messages: [sign(m) for m in messages]
-        secret = _ffi.new("unsigned char[]", 64)  # libsodium's secret key: seed || public
-        public = _ffi.new("unsigned char[]", 32)
-        if _sodium.crypto_sign_seed_keypair(public, secret, self.private_key.private_bytes_raw()):
-            raise ValueError("libsodium refused the key")
-        ffi, crypto_sign = _ffi, _sodium.crypto_sign
+        # libsodium's secret key is seed || public key.
+        _, secret = _sodium.crypto_sign_seed_keypair(self.private_key.private_bytes_raw())
+        crypto_sign = _sodium.crypto_sign
 
         def sign_all(messages: Sequence[bytes]) -> list[bytes]:
-            out = []
-            signed = ffi.new("unsigned char[]", max(map(len, messages), default=0) + 64)
-            signature = ffi.buffer(signed, 64)  # crypto_sign writes signature || message
-            for m in messages:
-                if crypto_sign(signed, ffi.NULL, m, len(m), secret):
-                    raise ValueError("libsodium could not sign")
-                out.append(signature[:])
-            return out
+            # crypto_sign returns signature || message.
+            return [crypto_sign(m, secret)[:64] for m in messages]
 
         return sign_all
 

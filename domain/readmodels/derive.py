@@ -231,8 +231,17 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> list[list[str | No
         found = [[name, None if old is _MISSING else render(old), render(new)]
                  for name, new in after.items()
                  if (old := get(name, _MISSING)) is not new and old != new]
-    found.sort()
+    if len(found) > 1:
+        found.sort()
     return found
+
+
+def changes_json(found: list[list[str | None]]) -> str:
+    """`json.dumps(found)`, text for text, without the encoder's per-call set-up (every
+    value is a str or None)."""
+    return "[" + ", ".join(
+        "[" + ", ".join("null" if v is None else _quote(v) for v in row) + "]"
+        for row in found) + "]"
 
 
 def _is_default(value: Any) -> bool:
@@ -244,8 +253,12 @@ def _is_default(value: Any) -> bool:
 
 def render(value: Any) -> str | None:
     """A field value as text: decimal strings, ISO dates, UTC instants, JSON for lists."""
-    if value is None or type(value) is str:
+    kind = type(value)
+    if value is None or kind is str:
         return value
+    fast = _RENDER.get(kind)
+    if fast is not None:
+        return fast(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
@@ -253,6 +266,17 @@ def render(value: Any) -> str | None:
     if isinstance(value, (date, Decimal, int, str)):
         return value.isoformat() if isinstance(value, date) else str(value)
     return json.dumps(value, default=str, sort_keys=True)
+
+
+# Exact types only (subclasses take the general path above, in its order).
+_RENDER: dict[type, Any] = {
+    bool: lambda v: "true" if v else "false",
+    Decimal: str,
+    int: str,
+    date: date.isoformat,
+    datetime: instant_text,
+}
+_quote = json.encoder.encode_basestring_ascii  # what json.dumps uses (ensure_ascii)
 
 
 def approval_record(event: Any) -> tuple[str, str, str] | None:
