@@ -26,7 +26,7 @@ Feature: Compliance review
   Scenario: A self-approval written behind the services' back, and a split purchase
     Given fiscal2 also holds the pm role on the project
     And it is 2026-03-09 10:00 UTC
-    And fiscal2 has submitted invoice INV-701 from "Contoso" for 4,000.00 on HW-01
+    And fiscal2 has submitted invoice INV-701 from "Contoso" for 4,000.00 on HW-01 dated 2026-03-09
     And invoice INV-702 from "Northwind Traders" for 12,000.00 on HW-01 dated 2026-03-03 has been approved
     And invoice INV-703 from "Northwind Traders" for 9,000.00 on HW-01 dated 2026-03-06 has been approved
     And invoice INV-704 from "Northwind Traders" for 8,000.00 on HW-01 dated 2026-03-09 has been approved

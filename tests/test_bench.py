@@ -54,7 +54,7 @@ def test_bench_on_a_temporary_sqlite_file() -> None:
 
 def test_bench_command_json_on_a_new_sqlite_file_removes_what_it_made(tmp_path: Path) -> None:
     db = tmp_path / "bench.sqlite3"
-    result = CliRunner().invoke(cli, ["bench", "--db", f"sqlite:///{db}", "--events", "100",
+    result = CliRunner().invoke(cli, ["bench", "--no-read-models", "--db", f"sqlite:///{db}", "--events", "100",
                                       "--single", "8", "--json"])
     assert result.exit_code == 0, result.output
     check_figures(json.loads(result.stdout), "sqlite")
@@ -62,7 +62,7 @@ def test_bench_command_json_on_a_new_sqlite_file_removes_what_it_made(tmp_path: 
 
 
 def test_bench_command_prints_a_table() -> None:
-    result = CliRunner().invoke(cli, ["bench", "--events", "100", "--single", "8"])
+    result = CliRunner().invoke(cli, ["bench", "--no-read-models", "--events", "100", "--single", "8"])
     assert result.exit_code == 0, result.output
     assert "signed/raw, 100 per save" in result.stdout
     assert "verification/limit" in result.stdout
@@ -75,7 +75,7 @@ def test_bench_refuses_a_database_that_holds_data(tmp_path: Path) -> None:
         conn.execute("INSERT INTO precious VALUES (1)")
     with pytest.raises(BenchDatabaseNotEmptyError):
         run_bench(f"sqlite:///{db}", **TINY)
-    result = CliRunner().invoke(cli, ["bench", "--db", f"sqlite:///{db}"])
+    result = CliRunner().invoke(cli, ["bench", "--no-read-models", "--db", f"sqlite:///{db}"])
     assert result.exit_code == 1
     assert "only writes into a new or empty database" in result.output
     with sqlite3.connect(db) as conn:
@@ -104,3 +104,18 @@ def test_bench_refuses_a_postgresql_schema_that_holds_tables() -> None:
         assert pg_admin("SELECT 1 FROM pg_namespace WHERE nspname = %s", (f"{schema}_raw",)) == []
     finally:
         pg_admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.mark.slow
+def test_bench_command_measures_the_read_models_in_the_same_run(tmp_path: Path) -> None:
+    """The read-model figures come with their raw baseline and the ratio computed from them."""
+    db = tmp_path / "rm.sqlite3"
+    result = CliRunner().invoke(cli, ["bench", "--db", f"sqlite:///{db}", "--events", "100",
+                                      "--single", "8", "--project-events", "200", "--json"])
+    assert result.exit_code == 0, result.output
+    rm = json.loads(result.stdout)["read_models"]
+    rates, ratios = rm["rates"], rm["ratios"]
+    assert rm["events"] > 10_000 and rates["raw_read_decode"] > 0 and rates["rebuild_tables"] > 0
+    assert ratios["rebuild_tables"] == pytest.approx(rates["rebuild_tables"] / rates["raw_read_decode"])
+    assert rm["as_of"]["project_events"] >= 200 and rm["as_of"]["seconds_worst"] > 0
+    assert not db.exists(), "the benchmark removes what it created"

@@ -32,6 +32,9 @@ AREAS: dict[str, tuple[str, ...]] = {
     "queue:pmo": ("pmo",),
     "audit": ("auditor",),  # the auditor's console
     "reports": ("pm", "fiscal", "sponsor", "pmo", "auditor"),
+    "accept": ("sponsor",),  # milestone acceptance (UAT sign-off)
+    "gate-conditions": ("pmo", "sponsor"),  # recording a gate's conditions as met
+    "admin": ("admin",),  # people, roles and signing keys
 }
 QUEUE_ROLES = ("fiscal", "sponsor", "pmo")
 

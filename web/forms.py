@@ -211,6 +211,8 @@ def widgets(schema: Schema, *, files: tuple[tuple[str, str], ...] = (),
             kind = "date"
         elif isinstance(f, (shared.Money, fields.Integer)):
             kind = "number"
+        elif meta.get("widget") == "password":
+            kind = "password"
         elif meta.get("widget") == "textarea" or isinstance(f, fields.List) or name in _LONG:
             kind = "textarea"
         help_text = meta.get("help") or meta.get("description", "")

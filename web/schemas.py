@@ -40,16 +40,17 @@ from marshmallow import (
 
 from domain import money as domain_money
 from domain.errors import ValidationError as DomainValidationError
+from domain.common import ROLES
 from domain.policy import GATES
 from domain.project import CATEGORIES, DECISIONS, RAG, RISK_STATUSES, SEVERITIES
 
 __all__ = [
     "ApprovalSchema", "AmendCharterSchema", "AsOfQuerySchema", "BudgetLineSchema",
     "ChangeRequestSchema", "CharterSchema", "CommitmentSchema", "DeliverableSchema",
-    "ErrorSchema", "EventsQuerySchema", "ExpenditureSchema", "GateConditionsMetSchema",
+    "EnrolSchema", "ErrorSchema", "EventsQuerySchema", "ExpenditureSchema", "GateConditionsMetSchema",
     "GateReviewSchema", "GateSignoffSchema", "IssueEscalationSchema", "IssueResolutionSchema",
     "IssueSchema", "MilestoneAcceptanceSchema", "MilestoneSchema", "ProgressSchema",
-    "ReasonSchema", "RiskSchema", "RiskUpdateSchema", "StatusReportSchema", "TokenRequestSchema",
+    "ReasonSchema", "RiskSchema", "RoleSchema", "RiskUpdateSchema", "StatusReportSchema", "TokenRequestSchema",
     "TransferSchema", "VarianceQuerySchema", "form_data",
 ]
 
@@ -360,6 +361,29 @@ class ApprovalSchema(CommandSchema):
 class ReasonSchema(CommandSchema):
     """A rejection, withdrawal, reversal, release or closure: the reason is required."""
 
+    reason = Text(required=True)
+
+
+# People (the administrator's forms) ----------------------------------------------------------
+
+
+class EnrolSchema(CommandSchema):
+    """`enrol_person` kwargs (the signing key's passphrase is the server's)."""
+
+    username = Text(required=True, limit=40)
+    name = Text(required=True, limit=120, metadata={"description": "printed name"})
+    email = Text(load_default="", limit=200)
+    password = fields.String(required=True, load_only=True, validate=validate.Length(
+        min=4, max=1000, error="a password needs at least {min} characters"),
+        metadata={"widget": "password", "description": "initial password"})
+
+
+class RoleSchema(CommandSchema):
+    """`grant_role` / `revoke_role` kwargs (the username comes from the URL); no project
+    means the role holds on every project."""
+
+    role = _choice(ROLES, required=True)
+    project = ProjectCode(load_default=None, allow_none=True)
     reason = Text(required=True)
 
 
