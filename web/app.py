@@ -40,10 +40,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from web import auth, pages
-    from web.pages import audit, pm, portfolio, projects, queues, reports
+    from web.pages import admin, audit, items, pm, portfolio, projects, queues, reports
 
     app.register_blueprint(auth.bp)
-    for area in (portfolio, projects, pm, queues, audit, reports):
+    for area in (portfolio, projects, pm, items, queues, audit, reports, admin):
         app.register_blueprint(area.bp)
     pages.install(app)
     _register_api(app)

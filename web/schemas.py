@@ -39,8 +39,8 @@ from marshmallow import (
 )
 
 from domain import money as domain_money
-from domain.errors import ValidationError as DomainValidationError
 from domain.common import ROLES
+from domain.errors import ValidationError as DomainValidationError
 from domain.policy import GATES
 from domain.project import CATEGORIES, DECISIONS, RAG, RISK_STATUSES, SEVERITIES
 

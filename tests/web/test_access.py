@@ -9,6 +9,8 @@ import re
 import pytest
 
 from tests.web.conftest import CODE, ROLES, make_app
+from web.pages.admin import PERSON_FORMS
+from web.pages.items import PM_ITEM_FORMS
 from web.pages.pm import FORMS
 
 ALL = set(ROLES)
@@ -21,6 +23,13 @@ PAGES: list[tuple[str, set[str]]] = [
     ("/projects/new", {"pm"}),
     *[(f"/projects/{CODE}/act/{form}", {"pm"}) for form in FORMS],
     (f"/projects/{CODE}/gates/G1/review", {"pm"}),
+    (f"/projects/{CODE}/issues/new", {"pm"}),
+    *[(f"/projects/{CODE}/items/{form}/X-001", {"pm"}) for form in PM_ITEM_FORMS],
+    (f"/projects/{CODE}/milestones/M-01/accept", {"sponsor"}),
+    (f"/projects/{CODE}/gates/G0/conditions-met", {"pmo", "sponsor"}),
+    ("/admin/people", {"admin"}),
+    ("/admin/people/new", {"admin"}),
+    *[(f"/admin/people/pm2/{form}", {"admin"}) for form in PERSON_FORMS],
     ("/queues/fiscal", {"fiscal"}),
     ("/queues/sponsor", {"sponsor"}),
     ("/queues/pmo", {"pmo"}),
@@ -67,6 +76,8 @@ ACTIONS = [
     (f"/queues/sponsor/change-request/{CODE}/CR-001/approve", {"reason": "go"}, "sponsor"),
     (f"/queues/pmo/gate-signoff/{CODE}/G0/sign", {"decision": "approved"}, "pmo"),
     ("/audit/bundle", {}, "auditor"),
+    ("/admin/people/pm2/grant", {"role": "auditor", "reason": "cover"}, "admin"),
+    (f"/projects/{CODE}/items/cr-withdraw/CR-001", {"reason": "superseded"}, "pm"),
 ]
 
 
