@@ -43,6 +43,14 @@ class LedgerApplication(Application):
     """An event-sourced application whose every saved event is signed and chained."""
 
     name = "pmo_ledger"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # The library names a subclass after itself, and on PostgreSQL the name picks the
+        # events table. Every application over one ledger must read the same table (the
+        # verifier opens a plain LedgerApplication), so subclasses keep the ledger's name.
+        if "name" not in cls.__dict__:
+            cls.name = LedgerApplication.name
+        super().__init_subclass__(**kwargs)
     snapshotting_intervals = {KeyRing: 50}
 
     def __init__(self, backend: Backend, *, create_tables: bool = False) -> None:

@@ -43,3 +43,23 @@ def test_end_to_end_on_each_backend(backend_url, passphrase):
         assert verify_log(DatabaseSource(again)).ok
     finally:
         again.close()
+
+
+def test_every_application_over_one_ledger_reads_the_same_log(backend_url, passphrase):
+    """Regression: on PostgreSQL a subclass used to get its own events table (named after
+    the class), so the verifier, the bundle and the bench (plain LedgerApplication) saw an
+    empty or missing log next to the PMOApplication's events."""
+    app, root = init_ledger(backend_url, passphrase, app_class=PMOApplication)
+    try:
+        app.bootstrap(root, username="admin", name="Ada Admin", passphrase=passphrase)
+        size = app.size()
+    finally:
+        app.close()
+    plain = open_ledger(backend_url)
+    try:
+        assert plain.size() == size > 2
+        assert {r.topic.split(":")[0] for r in plain.read_chain(1, size)} >= {"domain.directory"}
+        report = verify_log(DatabaseSource(plain), workers=2)
+        assert report.ok and report.events == size
+    finally:
+        plain.close()
