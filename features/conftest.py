@@ -39,20 +39,10 @@ from domain.readmodels.service import ReadModels
 from domain.services import Actor, PMOApplication
 from ledger.application import init_ledger, open_ledger
 from ledger.keys import PASSPHRASE_ENV
+from tests.domain.helpers import FAST_HASH, enrol_cast
 
 PW = "features-passphrase-not-secret"
 CODE = "IT-2026-014"
-PEOPLE = [
-    ("pm", "Pat Manager", "pm"),
-    ("pm2", "Priya Manager", "pm"),
-    ("fiscal", "Fay Fiscal", "fiscal"),
-    ("fiscal2", "Finn Fiscal", "fiscal"),
-    ("sponsor", "Sam Sponsor", "sponsor"),
-    ("pmo", "Polly Lead", "pmo"),
-    ("auditor", "Otto Auditor", "auditor"),
-]
-# Password hashing strength is werkzeug's business; scenarios only need it to work.
-FAST_HASH = "pbkdf2:sha256:1000"
 
 
 @parse_lib.with_pattern(r'[^"]*')
@@ -221,11 +211,7 @@ def template_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         app, root = init_ledger(f"sqlite:///{path}", PW, app_class=PMOApplication)
         app.password_method = FAST_HASH
-        admin = app.bootstrap(root, username="admin", name="Ada Admin", passphrase=PW,
-                              password="demo")
-        for username, name, role in PEOPLE:
-            app.enrol_person(admin, username=username, name=name, passphrase=PW, password="demo")
-            app.grant_role(admin, username, role, reason="features set-up")
+        enrol_cast(app, root, passphrase=PW, password="demo", reason="features set-up")
         app.close()
     finally:
         mp.undo()

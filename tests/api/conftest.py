@@ -32,9 +32,8 @@ from domain.services import PMOApplication
 from ledger.application import init_ledger
 from ledger.keys import PASSPHRASE_ENV
 from ledger.verify import make_checkpoint
-from tests.domain.helpers import CODE, PEOPLE, PW
+from tests.domain.helpers import CODE, FAST_HASH, PEOPLE, PW, enrol_cast
 
-FAST_HASH = "pbkdf2:sha256:1000"
 PASSWORD = "demo-password"
 USERS = ["admin"] + [username for username, _, _ in PEOPLE]
 
@@ -48,12 +47,7 @@ def api_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
     PMOApplication.password_method = FAST_HASH
     try:
         app, root = init_ledger(f"sqlite:///{path}", PW, app_class=PMOApplication)
-        admin = app.bootstrap(root, username="admin", name="Ada Admin", passphrase=PW,
-                              password=PASSWORD)
-        for username, name, role in PEOPLE:
-            app.enrol_person(admin, username=username, name=name, passphrase=PW,
-                             password=PASSWORD)
-            app.grant_role(admin, username, role, reason="test set-up")
+        enrol_cast(app, root, passphrase=PW, password=PASSWORD)
         actors = {u: app.actor(u, PW) for u in USERS}
         tokens = {u: app.issue_api_token(actors[u], u, label="tests")[1] for u in USERS}
         _scenario(app, actors)

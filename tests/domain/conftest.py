@@ -15,7 +15,7 @@ import pytest
 from domain.services import PMOApplication
 from ledger.application import init_ledger, open_ledger
 from ledger.keys import PASSPHRASE_ENV
-from tests.domain.helpers import PEOPLE, PW, World
+from tests.domain.helpers import PW, World, enrol_cast
 
 # Password hashing strength is werkzeug's concern; tests only need it to work.
 PMOApplication.password_method = "pbkdf2:sha256:1000"
@@ -28,11 +28,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp.setenv(PASSPHRASE_ENV, PW)
     try:
         app, root = init_ledger(f"sqlite:///{path}", PW, app_class=PMOApplication)
-        admin = app.bootstrap(root, username="admin", name="Ada Admin", passphrase=PW,
-                              password="demo")
-        for username, name, role in PEOPLE:
-            app.enrol_person(admin, username=username, name=name, passphrase=PW, password="demo")
-            app.grant_role(admin, username, role, reason="test set-up")
+        enrol_cast(app, root, passphrase=PW, password="demo")
         app.close()
     finally:
         mp.undo()

@@ -23,6 +23,23 @@ PEOPLE = [
     ("auditor", "Otto Auditor", "auditor"),
 ]
 
+# Password hashing strength is werkzeug's business; tests only need it to work.
+FAST_HASH = "pbkdf2:sha256:1000"
+
+
+def enrol_cast(app: PMOApplication, root: Any, *, passphrase: str, password: str | None = None,
+               reason: str = "test set-up", people: list[tuple[str, str, str]] = PEOPLE) -> Actor:
+    """Open the directory with administrator Ada Admin, then enrol `people` with their roles.
+
+    Every test set-up (domain, read models, features, API, web) starts from this cast."""
+    admin = app.bootstrap(root, username="admin", name="Ada Admin", passphrase=passphrase,
+                          password=password)
+    for username, name, role in people:
+        app.enrol_person(admin, username=username, name=name, passphrase=passphrase,
+                         password=password)
+        app.grant_role(admin, username, role, reason=reason)
+    return admin
+
 
 class World:
     """The application and an Actor per person (admin, pm, pm2, fiscal, ...)."""

@@ -15,7 +15,7 @@ import pytest
 from domain.services import PMOApplication
 from ledger.application import init_ledger, open_ledger
 from tests.domain.conftest import template_db, world  # noqa: F401 - fixtures used here
-from tests.domain.helpers import PEOPLE, PW, World
+from tests.domain.helpers import PW, World, enrol_cast
 
 
 @pytest.fixture
@@ -35,8 +35,5 @@ def any_world(backend_url: str, passphrase: str, template_db: Path) -> Iterator[
 def cast_ledger(url: str) -> PMOApplication:
     """A new ledger at `url` with the test cast enrolled (as the template has)."""
     app, root = init_ledger(url, PW, app_class=PMOApplication)
-    admin = app.bootstrap(root, username="admin", name="Ada Admin", passphrase=PW)
-    for username, name, role in PEOPLE:
-        app.enrol_person(admin, username=username, name=name, passphrase=PW)
-        app.grant_role(admin, username, role, reason="test set-up")
+    enrol_cast(app, root, passphrase=PW)
     return app

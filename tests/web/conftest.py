@@ -25,28 +25,19 @@ from domain.readmodels import ReadModels
 from domain.services import PMOApplication
 from ledger.application import init_ledger
 from ledger.keys import PASSPHRASE_ENV
+from tests.domain.helpers import FAST_HASH, enrol_cast
 from web.app import create_app
 from web.ledger_access import close_ledger, get_pmo
 
 PW = "web-tests-passphrase-not-secret"
-FAST_HASH = "pbkdf2:sha256:1000"
 CODE = "IT-2026-014"
 ROLES = ("pm", "fiscal", "sponsor", "pmo", "auditor", "admin")
-PEOPLE = [
-    ("pm", "Pat Manager", "pm"), ("pm2", "Priya Manager", "pm"),
-    ("fiscal", "Fay Fiscal", "fiscal"), ("fiscal2", "Finn Fiscal", "fiscal"),
-    ("sponsor", "Sam Sponsor", "sponsor"), ("pmo", "Polly Lead", "pmo"),
-    ("auditor", "Otto Auditor", "auditor"),
-]
 
 
 def build_ledger(path: Path) -> None:
     app, root = init_ledger(f"sqlite:///{path}", PW, app_class=PMOApplication)
     app.password_method = FAST_HASH
-    admin = app.bootstrap(root, username="admin", name="Ada Admin", passphrase=PW, password="demo")
-    for username, name, role in PEOPLE:
-        app.enrol_person(admin, username=username, name=name, passphrase=PW, password="demo")
-        app.grant_role(admin, username, role, reason="web tests")
+    enrol_cast(app, root, passphrase=PW, password="demo", reason="web tests")
     pm = app.actor("pm", PW)
     app.charter_project(
         pm, code=CODE, title="Online permits portal", sponsor="Sam Sponsor",

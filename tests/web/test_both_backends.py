@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from domain.services import PMOApplication
 from ledger.application import init_ledger, open_ledger
 from ledger.keys import PASSPHRASE_ENV
+from tests.domain.helpers import FAST_HASH, enrol_cast
 from web.app import create_app
 
 PW = "both-backends-passphrase"
@@ -30,14 +31,10 @@ INVOICE = {"line": "HW-01", "amount": "1250.00", "vendor": "Acme", "invoice_numb
 @pytest.fixture
 def client(backend_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlaskClient]:
     monkeypatch.setenv(PASSPHRASE_ENV, PW)
-    monkeypatch.setattr(PMOApplication, "password_method", "pbkdf2:sha256:1000")
+    monkeypatch.setattr(PMOApplication, "password_method", FAST_HASH)
     app, root = init_ledger(backend_url, PW, app_class=PMOApplication)
     try:
-        admin = app.bootstrap(root, username="admin", name="Ada Admin", passphrase=PW,
-                              password=PASSWORD)
-        for username, name, role in CAST:
-            app.enrol_person(admin, username=username, name=name, passphrase=PW, password=PASSWORD)
-            app.grant_role(admin, username, role, reason="set-up")
+        enrol_cast(app, root, passphrase=PW, password=PASSWORD, people=CAST)
     finally:
         app.close()
     flask_app = create_app({"LEDGER_DB": backend_url, "WTF_CSRF_ENABLED": False, "TESTING": True})
