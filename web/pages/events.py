@@ -44,25 +44,13 @@ def log_rows(models: Any, *, project: str | None = None, actor: str | None = Non
              before: int | None = None, limit: int = 50) -> list[LogRow]:
     """Newest first, filtered; `before` pages backwards by position."""
     models.catch_up()
-    where, params = [], []
-    if project:
-        where.append("project = ?")
-        params.append(project)
-    if actor:
-        where.append("actor_id = ?")
-        params.append(actor)
-    if event:
-        where.append("event LIKE ?")
-        params.append(f"%{event}%")
-    if since:
-        where.append("recorded_at >= ?")
-        params.append(since)
-    if until:
-        where.append("recorded_at <= ?")
-        params.append(until)
-    if before:
-        where.append("position < ?")
-        params.append(before)
+    filters = [
+        ("project = ?", project), ("actor_id = ?", actor),
+        ("event LIKE ?", f"%{event}%" if event else None),
+        ("recorded_at >= ?", since), ("recorded_at <= ?", until), ("position < ?", before),
+    ]
+    active = [(condition, value) for condition, value in filters if value]
+    where, params = [c for c, _ in active], [v for _, v in active]
     sql = f"SELECT {_COLUMNS} FROM {{events}}"
     if where:
         sql += " WHERE " + " AND ".join(where)
