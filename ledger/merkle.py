@@ -16,21 +16,29 @@ class MerkleProofError(ValueError):
 
 def root(leaves: Sequence[bytes]) -> bytes:
     """MTH(D[n]) of already-hashed leaves, computed with a stack in O(n)."""
-    if not leaves:
-        return EMPTY_ROOT
-    stack: list[tuple[int, bytes]] = []  # (subtree size, hash), sizes strictly decreasing
-    for leaf in leaves:
+    return prefix_roots(leaves, {len(leaves)})[len(leaves)]
+
+
+def prefix_roots(leaves: Sequence[bytes], sizes: set[int]) -> dict[int, bytes]:
+    """MTH(D[s]) for each size s in `sizes` (each <= len(leaves)), in one pass.
+
+    The stack holds the perfect subtrees of the prefix read so far (sizes strictly
+    decreasing); a prefix's root folds them right to left, as RFC 9162's split does.
+    """
+    roots = {0: EMPTY_ROOT} if 0 in sizes else {}
+    stack: list[tuple[int, bytes]] = []
+    for count, leaf in enumerate(leaves, start=1):
         size, h = 1, leaf
         while stack and stack[-1][0] == size:
             left_size, left = stack.pop()
             size, h = left_size + size, node_hash(left, h)
         stack.append((size, h))
-    # Fold the remaining perfect subtrees right to left, as RFC 9162's split does.
-    _, h = stack.pop()
-    while stack:
-        _, left = stack.pop()
-        h = node_hash(left, h)
-    return h
+        if count in sizes:
+            folded = stack[-1][1]
+            for _, left in reversed(stack[:-1]):
+                folded = node_hash(left, folded)
+            roots[count] = folded
+    return roots
 
 
 def _split(n: int) -> int:

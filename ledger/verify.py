@@ -461,7 +461,7 @@ def _check_checkpoints(source: LogSource, extra: Sequence[str], tl: KeyTimeline,
             parsed.append(notes.verify(text, root_public))
         except CheckpointFormatError as e:
             faults.append(Fault(None, None, None, "bad-checkpoint", str(e)))
-    roots = _prefix_roots(leaves, {cp.size for cp in parsed if cp.size <= n})
+    roots = merkle.prefix_roots(leaves, {cp.size for cp in parsed if cp.size <= n})
     by_size: dict[int, bytes] = {}
     for cp in parsed:
         if cp.origin != tl.origin:
@@ -478,11 +478,6 @@ def _check_checkpoints(source: LogSource, extra: Sequence[str], tl: KeyTimeline,
             faults.append(Fault(cp.size, None, None, "checkpoint-mismatch",
                 f"expected root {cp.root.hex()} at size {cp.size}, found {roots[cp.size].hex()}"))
     return len(texts)
-
-
-def _prefix_roots(leaves: Sequence[bytes], sizes: set[int]) -> dict[int, bytes]:
-    """Merkle roots of several prefixes of the leaves in one pass."""
-    return {s: merkle.root(leaves[:s]) for s in sizes}
 
 
 def make_checkpoint(app: Any, root_signer: Any, *, progress: Callable[[int, int], None] | None = None) -> tuple[str, Report]:

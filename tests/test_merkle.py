@@ -149,3 +149,10 @@ def test_bad_arguments():
     with pytest.raises(MerkleProofError):
         merkle.verify_consistency(3, 3, merkle.root(LEAVES[:3]), merkle.root(LEAVES[:3]), [bytes(32)])
     merkle.verify_consistency(3, 3, merkle.root(LEAVES[:3]), merkle.root(LEAVES[:3]), [])
+
+
+def test_prefix_roots_in_one_pass_match_each_prefix_root() -> None:
+    """Verification checks every held checkpoint from one pass over the leaves."""
+    leaves = [hashlib.sha256(bytes([i])).digest() for i in range(41)]
+    sizes = set(range(0, 42, 3)) | {41}
+    assert merkle.prefix_roots(leaves, sizes) == {s: merkle.root(leaves[:s]) for s in sizes}
