@@ -24,6 +24,7 @@ from ledger.errors import (
     LedgerError,
     MissingSignerError,
     NotInitialisedError,
+    StorageLayoutError,
 )
 from ledger.keyring import KEYRING_ID, KeyRing
 from ledger.keys import Signer
@@ -121,11 +122,11 @@ class LedgerApplication(Application):
         return self.recorder
 
     def size(self) -> int:
-        rows = self.recorder.fetch("SELECT COUNT(*), MAX(position) FROM {chain}")
-        return int(rows[0][1] or 0)
+        return self.head()[0]
 
     def head(self) -> tuple[int, bytes]:
-        rows = self.recorder.fetch("SELECT position, chain_hash FROM {chain} ORDER BY position DESC LIMIT 1")
+        """The last chain position and its hash ((0, 32 zero bytes) for an empty log)."""
+        rows = self.recorder.fetch(self.recorder.head_sql)
         return (int(rows[0][0]), bytes(rows[0][1])) if rows else (0, bytes(32))
 
     def read_chain(self, lo: int, hi: int, topics: tuple[str, ...] = ()) -> list[ChainRow]:
@@ -204,6 +205,13 @@ def open_ledger(url: str, app_class: type[LedgerApplication] = LedgerApplication
         raise BackendUnavailableError(f"cannot open {backend.describe()}: {e}") from None
     except PersistenceError as e:
         app.close()
+        if "no such column: chain_hash" in str(e):  # ledger_chain is a table, not the view
+            raise StorageLayoutError(
+                f"{backend.describe()} holds a ledger in the earlier SQLite layout (a separate "
+                "ledger_chain table); this version keeps the chain in the events rows. Export it "
+                "with the version that wrote it, or, for a demo database, delete the file and run "
+                "the demo again"
+            ) from None
         if isinstance(e, OperationalError) and "does not exist" not in str(e) and "no such table" not in str(e):
             raise BackendUnavailableError(f"cannot reach {backend.describe()}: {e}") from None
         raise NotInitialisedError(

@@ -21,6 +21,12 @@ class BackendUnavailableError(LedgerError):
     code = "backend-unavailable"
 
 
+class StorageLayoutError(LedgerError):
+    """The database holds a ledger in a storage layout this version does not read."""
+
+    code = "storage-layout"
+
+
 class NotInitialisedError(LedgerError):
     """The database has no ledger yet (`pmo-ledger init` was not run)."""
 

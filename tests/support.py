@@ -108,10 +108,49 @@ def flip_payload_byte(app: Any, position: int, old: bytes, new: bytes) -> None:
     set_state(app, position, state.replace(old, new))
 
 
+def embedded(app: Any) -> bool:
+    """True where the chain columns live in the event's own row (SQLite; see ledger.recorders)."""
+    return bool(app.recorder.chain_embedded)
+
+
+def set_chain_column(app: Any, position: int, column: str, value: Any) -> None:
+    """Overwrite one chain column (key_id, signature or chain_hash) at `position`."""
+    where = "{events} SET %s = ? WHERE {nid} = ?" if embedded(app) else "{chain} SET %s = ? WHERE position = ?"
+    app.recorder.execute("UPDATE " + where % column, (value, position))
+
+
 def flip_signature_byte(app: Any, position: int) -> None:
     sig = bytearray(chain_row(app, position).signature)
     sig[10] ^= 0x01
-    app.recorder.execute("UPDATE {chain} SET signature = ? WHERE position = ?", (bytes(sig), position))
+    set_chain_column(app, position, "signature", bytes(sig))
+
+
+def unchain(app: Any, position: int) -> None:
+    """Remove the chain entry at `position`, leaving its stored event in place."""
+    if embedded(app):
+        app.recorder.execute(
+            "UPDATE {events} SET key_id = NULL, signature = NULL, chain_hash = NULL WHERE {nid} = ?", (position,))
+    else:
+        app.recorder.execute("DELETE FROM {chain} WHERE position = ?", (position,))
+
+
+def delete_record(app: Any, position: int) -> None:
+    """Remove the stored event at `position` and its chain entry."""
+    nid = chain_row(app, position).notification_id
+    if not embedded(app):
+        app.recorder.execute("DELETE FROM {chain} WHERE position = ?", (position,))
+    app.recorder.execute("DELETE FROM {events} WHERE {nid} = ?", (nid,))
+
+
+def swap_positions(app: Any, pos_a: int, pos_b: int) -> None:
+    """Exchange the positions of two chain entries (with their stored events on SQLite,
+    where the position is the event's row id)."""
+    sql = "UPDATE {events} SET {nid} = ? WHERE {nid} = ?" if embedded(app) else \
+        "UPDATE {chain} SET position = ? WHERE position = ?"
+    ex = app.recorder.execute
+    ex(sql, (-pos_a, pos_a))
+    ex(sql, (pos_a, pos_b))
+    ex(sql, (pos_b, -pos_a))
 
 
 def swap_stored_events(app: Any, pos_a: int, pos_b: int) -> None:
@@ -125,23 +164,32 @@ def swap_stored_events(app: Any, pos_a: int, pos_b: int) -> None:
 
 def append_forged_row(app: Any, originator_id: str, version: int, topic: str, state: bytes,
                       key_id: str, signature: bytes) -> int:
-    """Insert a stored event and a correctly linked chain row at the tail; returns its position."""
+    """Insert a stored event and a correctly linked chain entry at the tail; returns its position."""
     rec = app.recorder
+    position, head = app.head()
+    link = chain_hash(head, record_hash(originator_id, version, topic, state), signature)
+    stored_id = ("SELECT e.originator_id FROM {events} e JOIN {chain} c ON c.notification_id = e.{nid} "
+                 "WHERE c.originator_id = ? LIMIT 1")
+    if embedded(app):
+        (stored,) = [r[0] for r in rec.fetch("SELECT originator_id FROM {events}") if str(_uuid(r[0])) == originator_id][:1]
+        rec.execute("INSERT INTO {events} VALUES (?,?,?,?,?,?,?)",
+                    (stored, version, topic, state, key_id, signature, link))
+        return int(rec.fetch("SELECT MAX({nid}) FROM {events}")[0][0])
     rec.execute(
         "INSERT INTO {events} (originator_id, originator_version, topic, state) "
-        "SELECT originator_id, ?, ?, ? FROM {events} WHERE originator_id = "
-        "(SELECT e.originator_id FROM {events} e JOIN {chain} c ON c.notification_id = e.{nid} "
-        " WHERE c.originator_id = ? LIMIT 1) LIMIT 1",
+        f"SELECT originator_id, ?, ?, ? FROM {{events}} WHERE originator_id = ({stored_id}) LIMIT 1",
         (version, topic, state, originator_id),
     )
     nid = int(rec.fetch("SELECT MAX({nid}) FROM {events}")[0][0])
-    position, head = app.head()
-    link = chain_hash(head, record_hash(originator_id, version, topic, state), signature)
     rec.execute(
         "INSERT INTO {chain} VALUES (?,?,?,?,?,?,?)",
         (position + 1, nid, originator_id, version, key_id, signature, link),
     )
     return position + 1
+
+
+def _uuid(value: Any) -> Any:
+    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 def record_directly(app: Any, aggregate: Aggregate, signer: Signer) -> None:

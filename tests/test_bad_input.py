@@ -192,3 +192,23 @@ def test_checkpoint_of_a_tampered_log_is_refused(ledger, backend_url, workdir):
                    "refusing to sign a checkpoint")
     assert not out.exists()
     assert snapshot_of_tables(app) == before
+
+
+@pytest.mark.parametrize("command", [["verify"], ["demo"], ["checkpoint"]])
+def test_a_ledger_in_the_earlier_sqlite_layout_is_named_not_reinitialised(workdir, command):
+    """Regression: SQLite used to keep the chain in a separate ledger_chain table. Opening
+    such a file must say so, not call it "no ledger" (the demo would then re-init over it)."""
+    import sqlite3
+
+    path = workdir / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE pmo_ledger_events (originator_id TEXT, originator_version INTEGER, "
+               "topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))")
+    db.execute("CREATE TABLE ledger_chain (position INTEGER PRIMARY KEY, notification_id INTEGER, "
+               "originator_id TEXT, originator_version INTEGER, key_id TEXT, signature BLOB, chain_hash BLOB)")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    assert_refused(run_cli(workdir, *command, "--db", f"sqlite:///{path}"), "earlier SQLite layout")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in workdir.iterdir()) == ["old.sqlite3"]

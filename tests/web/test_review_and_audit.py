@@ -8,6 +8,7 @@ import time
 import zipfile
 from datetime import date
 
+from tests.support import set_chain_column
 from tests.web.conftest import CODE, PW, text_of
 
 
@@ -123,7 +124,7 @@ def test_verification_runs_with_progress_to_a_clean_result(site):
 
 
 def test_verification_reports_a_tampered_event(site):
-    site.pmo.recorder.execute("UPDATE ledger_chain SET signature = ? WHERE position = ?", (b"\0" * 64, 5))
+    set_chain_column(site.pmo, 5, "signature", b"\0" * 64)
     client = site.as_user("auditor")
     response = client.post("/audit/verify")
     for _ in range(100):
