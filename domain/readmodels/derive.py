@@ -37,6 +37,7 @@ QUEUED = ("expenditures", "commitments", "transfers", "change_requests", "gates"
 _DECISIONS = {"Approved": "approved", "Rejected": "rejected", "Accepted": "accepted",
               "Passed": "passed", "Reversed": "reversed"}
 _MISSING = object()
+SIGNED_AS_DECISION = (APPROVAL, REVIEW)  # meanings that put an act in the approvals register
 # Who/when fields an item records about its own creation: the event row already says it.
 _BOOKKEEPING = frozenset({
     "submitted_by", "submitted_at", "requested_by", "requested_at", "raised_by", "raised_at",
@@ -146,19 +147,32 @@ def subjects(p: Project | None, event: Any) -> tuple[list[Subject], int]:
     """The parts of the project an event can change: first the items it names (its
     acts are on them), then the items those hang on (an expenditure's line and PO, a
     change request's impacts). Returns them and how many are named."""
-    kind = type(event)
-    attrs = _NAMING.get(kind)
-    if attrs is None:
-        attrs = _NAMING[kind] = _naming(kind)
+    kind, d = type(event), event.__dict__
+    attrs = _attrs(kind)
     if isinstance(attrs, str):
         return [(attrs, None)], 1
-    d = event.__dict__
-    named: list[Subject] = [(coll, d[attr]) for attr, coll in attrs if d.get(attr) is not None]
+    named = named_items(kind, d)
     out = list(named)
     for coll, key in named:
         item = getattr(p, coll).get(key) if p is not None else None
         out.extend(s for s in _hangers_on(coll, item or d) if s not in out)
     return out, len(named)
+
+
+def named_items(kind: type, d: dict[str, Any]) -> list[Subject]:
+    """The items an event (its class and fields) names: its acts are on them. None for
+    the charter or the project as a whole."""
+    attrs = _attrs(kind)
+    if isinstance(attrs, str):
+        return []
+    return [(coll, d[attr]) for attr, coll in attrs if d.get(attr) is not None]
+
+
+def _attrs(kind: type) -> str | list[tuple[str, str]]:
+    attrs = _NAMING.get(kind)
+    if attrs is None:
+        attrs = _NAMING[kind] = _naming(kind)
+    return attrs
 
 
 def _naming(kind: type) -> str | list[tuple[str, str]]:
@@ -236,14 +250,6 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> list[list[str | No
     return found
 
 
-def changes_json(found: list[list[str | None]]) -> str:
-    """`json.dumps(found)`, text for text, without the encoder's per-call set-up (every
-    value is a str or None)."""
-    return "[" + ", ".join(
-        "[" + ", ".join("null" if v is None else _quote(v) for v in row) + "]"
-        for row in found) + "]"
-
-
 def _is_default(value: Any) -> bool:
     kind = type(value)
     if kind in (str, list, dict, Decimal, bool, int):
@@ -276,15 +282,13 @@ _RENDER: dict[type, Any] = {
     date: date.isoformat,
     datetime: instant_text,
 }
-_quote = json.encoder.encode_basestring_ascii  # what json.dumps uses (ensure_ascii)
 
 
-def approval_record(event: Any) -> tuple[str, str, str] | None:
-    """(kind, item, decision) when the event is an act signed as approval or review."""
-    d = event.__dict__
-    if d.get("meaning") not in (APPROVAL, REVIEW):
+def approval_record(name: str, d: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(kind, item, decision) when the event (its class name and fields) is an act signed
+    as approval or review."""
+    if d.get("meaning") not in SIGNED_AS_DECISION:
         return None
-    name = type(event).__name__
     decision = d.get("decision") or next(
         (v for suffix, v in _DECISIONS.items() if name.endswith(suffix)), name)
     for attr, coll in ITEM_ATTRS:
@@ -293,8 +297,8 @@ def approval_record(event: Any) -> tuple[str, str, str] | None:
     return "project", "", decision
 
 
-def conditions_text(event: Any) -> str | None:
-    value = event.__dict__.get("conditions")
+def conditions_text(d: dict[str, Any]) -> str | None:
+    value = d.get("conditions")
     if value in (None, "", []):
         return None
     return value if isinstance(value, str) else json.dumps(value)

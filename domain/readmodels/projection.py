@@ -1,10 +1,17 @@
-"""The ledger projection: folds a batch of log positions into read-model rows.
+"""The ledger projection: turns a batch of log positions into read-model rows.
 
-It keeps, in memory, the aggregates it has folded so far (projects and the policy) and the
-key timeline; all of it is a cache of what the log says up to the tracked position, and
-is dropped (`reset`) whenever that position moved behind its back or a batch failed.
-A missing project is reloaded with `repository.get(id, version=v)`, which starts from the
-nearest snapshot, so a restarted process resumes without re-reading the log.
+Per position it writes only what the event itself says (who signed what, when, why; an
+approval, a progress report, a cost movement). The project state behind the summary,
+budget, milestone and queue rows is taken once per batch, for each project the batch
+touched, at its last version there: folded on from the project cached in memory when
+that is only a few events behind, else `repository.get(id, version=v)`, which starts from
+the nearest snapshot. So a rebuild costs about one read and decode of the log plus one
+snapshot load per project per batch, whatever the projects' lengths. (The field-level
+audit trail is worked out per project when asked for: see audit.py.)
+
+The caches (projects, the policy, the key timeline) hold what the log says up to the
+tracked position, and are dropped (`reset`) whenever that position moved behind their
+back or a batch failed.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from uuid import UUID
 from domain.policy import DEFAULT_RULES, POLICY_ID, Policy, Rules
 from domain.project import Project
 from domain.readmodels import derive
+from domain.readmodels.decode import PayloadReader, payload_date
 from domain.readmodels.store import (
     ReadModelError,
     ReadStore,
@@ -23,6 +31,7 @@ from domain.readmodels.store import (
     date_text,
     instant_text,
     money_text,
+    parse_instant,
 )
 from domain.readmodels.views import LineBudget, MilestonePlan, ProjectFacts, QueueItem
 from ledger.keyring import KEY_TOPICS
@@ -34,10 +43,14 @@ POLICY_TOPIC = "domain.policy:Policy."
 MISSING_EVENT = "(missing or unreadable)"  # the event column of a position that does not decode
 # Projects kept folded in memory; others are reloaded from their snapshots when next seen.
 CACHED_PROJECTS = 256
+# At most this many of a project's events in one batch are folded onto the cached
+# project; more, and loading from the nearest snapshot (one every 100 events) is cheaper.
+FOLD_AT_MOST = 100
 
 
 class Item(NamedTuple):
-    """One log position: its chain row and the decoded event (None if it does not decode)."""
+    """One log position: its chain row and what the projection reads of its event (the
+    domain event, or for the ledger projection a decode.Payload; None if unreadable)."""
 
     row: ChainRow
     event: Any
@@ -47,8 +60,10 @@ class Item(NamedTuple):
 class Batch:
     """The rows one batch produces, written in one transaction with its tracking row."""
 
+    # From position 1: the tables hold nothing of this projection yet (tracking and rows
+    # are written together), so there is nothing to replace.
+    fresh: bool = False
     events: list[tuple] = field(default_factory=list)
-    audit: list[tuple] = field(default_factory=list)
     approvals: list[tuple] = field(default_factory=list)
     progress: list[tuple] = field(default_factory=list)
     spend: list[tuple] = field(default_factory=list)
@@ -56,7 +71,7 @@ class Batch:
     # Replaced per project / per queued item: the last state in the batch wins.
     touched: dict[str, tuple[Project, int]] = field(default_factory=dict)
     # (project, collection, item) -> the last act on it in the batch, and its position
-    queue: dict[tuple[str, str, str], tuple[Any, int]] = field(default_factory=dict)
+    queue: dict[tuple[str, str, str], tuple[str, int]] = field(default_factory=dict)
     queue_rows: list[tuple] = field(default_factory=list)
 
 
@@ -68,11 +83,12 @@ class LedgerProjection:
     def __init__(self, app: Any, store: ReadStore) -> None:
         self.app = app
         self.store = store
+        self.decode = PayloadReader(app.mapper)  # what the runner reads positions with
         self.at = 0  # the notification id the in-memory caches are consistent with
-        self.projects: dict[UUID, Project] = {}
+        self.projects: dict[str, Project] = {}  # by originator id text
         self.policy: Policy | None = None
         self.timeline: KeyTimeline | None = None
-        self._latest_rules: tuple[int, Rules] | None = None
+        self._latest_rules: tuple[int, str, Rules] | None = None
 
     def reset(self, *, hard: bool = False) -> None:
         """Forget the caches (they are only ever reloaded from the log)."""
@@ -81,78 +97,116 @@ class LedgerProjection:
         self.policy = None
         self.timeline = None
 
-    # Folding a batch --------------------------------------------------------------------
+    # A batch ------------------------------------------------------------------------------
 
     def process(self, start: int, items: list[Item], replay: Any = None) -> Batch:
-        """The rows for `items`: the positions after `start`, the tracked one."""
-        batch = Batch()
+        """The rows for `items` (Payloads): the positions after `start`, the tracked one."""
+        batch = Batch(fresh=start == 0)
         self._ensure_timeline(items)
+        states = self._states(items)
         for item in items:
-            self._one(item, batch)
+            self._one(item, batch, states)
         self._queue(batch)
         return batch
 
     def _queue(self, batch: Batch) -> None:
         """Each acted-on item's queue rows, judged by the rules in force at its last act."""
-        for (code, coll, key), (event, position) in batch.queue.items():
+        for (code, coll, key), (at, position) in batch.queue.items():
             project = batch.touched[code][0]
             batch.queue_rows += [queue_row(q) for q in derive.queue_items(
-                project, coll, key, self.rules_at(event), position)]
+                project, coll, key, self.rules_at(at), position)]
 
-    def _one(self, item: Item, batch: Batch) -> None:
-        row, event = item
-        status = key_status(self.timeline, row)  # type: ignore[arg-type]
-        if event is None:
-            batch.events.append(_event_row(row, None, None, status, ""))
-            return
-        topic = row.topic or ""
-        code, at = None, instant_text(event.timestamp)
-        if topic.startswith(PROJECT_TOPIC):
-            code = self._project_event(row, event, status, at, batch)
-        elif topic.startswith(POLICY_TOPIC):
-            self._policy_event(row, event, batch)
-        batch.events.append(_event_row(row, event, code, status, at))
+    # Project state at the end of the batch ------------------------------------------------
 
-    def _project_event(self, row: ChainRow, event: Any, status: str, at: str, batch: Batch) -> str:
+    def _states(self, items: list[Item]) -> dict[str, Project]:
+        """Each project the batch touches (by originator id), as its last event in the
+        batch leaves it."""
+        runs: dict[str, list[Item]] = {}
+        for item in items:
+            if (item.row.topic or "").startswith(PROJECT_TOPIC):
+                if item.event is None:
+                    raise _broken(item, "does not decode")
+                runs.setdefault(item.row.event_originator_id, []).append(item)  # type: ignore[arg-type]
+        return {oid: self._state(oid, run) for oid, run in runs.items()}
+
+    def _state(self, oid: str, run: list[Item]) -> Project:
+        first = run[0].row.event_originator_version or 0
+        for k, item in enumerate(run):
+            if item.row.event_originator_version != first + k:
+                raise _broken(item, "is not the next version of its project")
+        cached = self.projects.pop(oid, None)  # put back only once folded without fault
         try:
-            before = self._project(event)
-            touched, named = derive.subjects(before, event)
-            old = [derive.snapshot(before, s) for s in touched]
-            project = event.mutate(before)
+            if (first == 1 or (cached is not None and cached.version == first - 1)) \
+                    and len(run) <= FOLD_AT_MOST:
+                project = cached if first > 1 else None
+                for item in run:
+                    event = self.decode.event(item.row)
+                    if event is None:
+                        raise ValueError("it does not decode")
+                    project = event.mutate(project)
+            else:
+                last = run[-1].row.event_originator_version
+                project = self.app.repository.get(UUID(oid), version=last)
         except Exception as e:
             # A hole or a forgery in the project's history: the figures would be wrong
             # from here on, so stop and say where rather than skip it.
-            raise ReadModelError(
-                f"position {row.position} ({type(event).__name__}, version "
-                f"{event.originator_version}) does not apply to its project's history ({e}); "
-                "run `pmo-ledger verify`") from e
-        self._keep(project)
-        position, code = row.position, project.code
-        for i, (subject, was) in enumerate(zip(touched, old, strict=True)):
-            changed = derive.changes(was, derive.current(project, subject))
-            if changed:
-                batch.audit.append((code, derive.item_path(subject), position, derive.changes_json(changed)))
-            # Queues change only by an act on the item itself (approvals grow in place,
-            # so "changed" would miss a first of two approvals); worked out at the end
-            # of the batch, from the item as its last act there left it.
-            if i < named and subject[0] in derive.QUEUED:
-                batch.queue[(code, subject[0], subject[1])] = (event, position)  # type: ignore[index]
-        self._facts(row, event, project, at, status, batch)
-        batch.touched[code] = (project, position)
-        return code
+            raise _broken(run[-1], f"does not apply to its project's history ({e})") from e
+        self._keep(oid, project)
+        return project
 
-    def _facts(self, row: ChainRow, event: Any, project: Project, at: str, status: str,
-               batch: Batch) -> None:
-        """The append-only rows: approvals, progress reports and actual-cost movements."""
-        d, position, code = event.__dict__, row.position, project.code
-        approval = derive.approval_record(event)
-        if approval is not None:
+    def _keep(self, oid: str, project: Project) -> None:
+        """Cache the project, most recently used last; drop the least recent over the cap."""
+        self.projects[oid] = project
+        if len(self.projects) > CACHED_PROJECTS:
+            del self.projects[next(iter(self.projects))]
+
+    # Per position --------------------------------------------------------------------------
+
+    def _one(self, item: Item, batch: Batch, states: dict[str, Project]) -> None:
+        row, payload = item
+        status = key_status(self.timeline, row)  # type: ignore[arg-type]
+        if payload is None:
+            batch.events.append((row.position, row.notification_id, row.originator_id,
+                                 row.originator_version, MISSING_EVENT, None, None, None, None,
+                                 None, "", row.key_id, status))
+            return
+        kind, d, at = payload
+        code = None
+        topic = row.topic
+        if topic.startswith(PROJECT_TOPIC):  # type: ignore[union-attr]
+            project = states[row.event_originator_id]  # type: ignore[index]
+            code = project.code
+            try:
+                self._project_event(row.position, kind, d, at, project, status, batch)
+            except (KeyError, TypeError, ValueError) as e:
+                raise _broken(item, f"does not decode ({e!r})") from e
+        elif topic.startswith(POLICY_TOPIC):  # type: ignore[union-attr]
+            self._policy_event(item, batch)
+        batch.events.append((row.position, row.notification_id, row.originator_id,
+                             row.originator_version, kind.__name__, code, d.get("actor_id"),
+                             d.get("actor_name"), d.get("meaning"), d.get("reason") or None,
+                             at, row.key_id, status))
+
+    def _project_event(self, position: int, kind: type, d: dict[str, Any], at: str,
+                       project: Project, status: str, batch: Batch) -> None:
+        """The append-only rows (approvals, progress reports, actual-cost movements) and
+        the queue's acted-on items. `project` is the state at the end of the batch: the
+        fields read from it (an expenditure's line, amount, invoice date) never change."""
+        code = project.code
+        # Queues change only by an act on the item itself (approvals grow in place);
+        # worked out at the end of the batch, from the item as its last act left it.
+        for coll, key in derive.named_items(kind, d):
+            if coll in derive.QUEUED:
+                batch.queue[(code, coll, key)] = (at, position)
+        batch.touched[code] = (project, position)
+        name = kind.__name__
+        if d.get("meaning") in derive.SIGNED_AS_DECISION:
+            approval = derive.approval_record(name, d)
             batch.approvals.append((
-                position, code, *approval, d.get("role"), d["actor_id"], d["actor_name"],
-                d["meaning"], d.get("reason") or None, derive.conditions_text(event), at, status))
-        name = type(event).__name__
+                position, code, *approval, d.get("role"), d["actor_id"], d["actor_name"],  # type: ignore[misc]
+                d["meaning"], d.get("reason") or None, derive.conditions_text(d), at, status))
         if name == "ProgressReported":
-            batch.progress.append((position, code, d["milestone"], d["as_of"].isoformat(),
+            batch.progress.append((position, code, d["milestone"], payload_date(d["as_of"]),
                                    d["percent"], at))
         elif name in ("ExpenditureApproved", "ExpenditureReversed"):
             if name == "ExpenditureApproved" and not d["completes_approval"]:
@@ -162,29 +216,15 @@ class LedgerProjection:
             batch.spend.append((position, code, d["expenditure_id"], e["line"],
                                 e["invoice_date"].isoformat(), str(amount), at))
 
-    def _keep(self, project: Project) -> None:
-        """Cache the project, most recently used last; drop the least recent over the cap."""
-        self.projects.pop(project.id, None)
-        self.projects[project.id] = project
-        if len(self.projects) > CACHED_PROJECTS:
-            del self.projects[next(iter(self.projects))]
-
-    def _project(self, event: Any) -> Project | None:
-        """The project just before `event`: cached, or replayed from its snapshots."""
-        wanted = event.originator_version - 1
-        if wanted == 0:
-            return None
-        cached = self.projects.get(event.originator_id)
-        if cached is not None and cached.version == wanted:
-            return cached
-        return self.app.repository.get(event.originator_id, version=wanted)
-
-    def _policy_event(self, row: ChainRow, event: Any, batch: Batch) -> None:
+    def _policy_event(self, item: Item, batch: Batch) -> None:
+        event = self.decode.event(item.row)
+        if event is None:
+            raise _broken(item, "does not decode")
         before = self._policy_at(event.originator_version - 1)
         self.policy = event.mutate(before)
         latest = self.policy.history[-1]
         rules = self.app.mapper.transcoder.encode(latest["rules"]).decode()
-        batch.policy.append((row.position, self.policy.version,
+        batch.policy.append((item.row.position, self.policy.version,
                              instant_text(latest["effective_from"]), rules))
 
     def _policy_at(self, version: int) -> Policy | None:
@@ -194,21 +234,22 @@ class LedgerProjection:
             return self.policy
         return self.app.repository.get(POLICY_ID, version=version)
 
-    def rules_at(self, event: Any) -> Rules:
-        """The rules in force when `event` was recorded."""
+    def rules_at(self, at: str) -> Rules:
+        """The rules in force at the instant `at` (instant text)."""
         if self.policy is None:
             rows = self.store.fetch("SELECT MAX(version) FROM {policy}")
             if rows and rows[0][0]:
                 self.policy = self._policy_at(int(rows[0][0]))
         if self.policy is None:
             return Rules(**DEFAULT_RULES)
-        latest = self.policy.history[-1]
-        if event.timestamp < latest["effective_from"]:
-            return self.policy.rules(event.timestamp)
-        # Nearly always the latest version: built once per policy version.
+        # Nearly always the latest version's: its rules and instant worked out once.
         if self._latest_rules is None or self._latest_rules[0] != self.policy.version:
-            self._latest_rules = (self.policy.version, Rules(**latest["rules"]))
-        return self._latest_rules[1]
+            latest = self.policy.history[-1]
+            self._latest_rules = (self.policy.version, instant_text(latest["effective_from"]),
+                                  Rules(**latest["rules"]))
+        if at < self._latest_rules[1]:  # fixed-width UTC text: text order is time order
+            return self.policy.rules(parse_instant(at))
+        return self._latest_rules[2]
 
     # Keys ---------------------------------------------------------------------------------
 
@@ -224,18 +265,17 @@ class LedgerProjection:
     # Writing ------------------------------------------------------------------------------
 
     def write(self, w: Writer, batch: Batch) -> None:
-        # In key order: a B-tree takes a sorted run far faster than scattered keys.
-        batch.audit.sort()
-        for table in ("events", "audit", "approvals", "progress", "spend", "policy"):
+        for table in ("events", "approvals", "progress", "spend", "policy"):
             w.insert(table, getattr(batch, table))
         self._write_projects(w, batch)
         self._write_queue(w, batch)
 
     @staticmethod
     def _write_projects(w: Writer, batch: Batch) -> None:
-        codes = [(code,) for code in batch.touched]
-        for table in ("projects", "lines", "milestones"):
-            w.run_many(f"DELETE FROM {{{table}}} WHERE project = ?", codes)
+        if not batch.fresh:
+            codes = [(code,) for code in batch.touched]
+            for table in ("projects", "lines", "milestones"):
+                w.delete_keys(table, ("project",), codes)
         facts, lines, milestones = [], [], []
         for project, position in batch.touched.values():
             facts.append(facts_row(derive.project_facts(project, position)))
@@ -247,12 +287,20 @@ class LedgerProjection:
 
     @staticmethod
     def _write_queue(w: Writer, batch: Batch) -> None:
-        keys = [(code, derive.KINDS_QUEUE[coll], key) for code, coll, key in batch.queue]
-        w.run_many("DELETE FROM {queue} WHERE project = ? AND kind = ? AND item = ?", keys)
+        if not batch.fresh:
+            keys = [(code, derive.KINDS_QUEUE[coll], key) for code, coll, key in batch.queue]
+            w.delete_keys("queue", ("project", "kind", "item"), keys)
         w.insert("queue", batch.queue_rows)
 
 
 # Rows -------------------------------------------------------------------------------------
+
+
+def _broken(item: Item, what: str) -> ReadModelError:
+    row = item.row
+    return ReadModelError(
+        f"position {row.position} ({(row.topic or '?').rsplit('.', 1)[-1]}, version "
+        f"{row.event_originator_version}) {what}; run `pmo-ledger verify`")
 
 
 def key_status(timeline: KeyTimeline, row: ChainRow) -> str:
@@ -265,16 +313,6 @@ def key_status(timeline: KeyTimeline, row: ChainRow) -> str:
     if k.revoked_at is not None and row.position > k.revoked_at:
         return "revoked-key"
     return "valid"
-
-
-def _event_row(row: ChainRow, event: Any, code: str | None, status: str, at: str) -> tuple:
-    if event is None:
-        return (row.position, row.notification_id, row.originator_id, row.originator_version,
-                MISSING_EVENT, None, None, None, None, None, at, row.key_id, status)
-    d = event.__dict__
-    return (row.position, row.notification_id, row.originator_id, row.originator_version,
-            type(event).__name__, code, d.get("actor_id"), d.get("actor_name"),
-            d.get("meaning"), d.get("reason") or None, at, row.key_id, status)
 
 
 def facts_row(f: ProjectFacts) -> tuple:

@@ -14,6 +14,7 @@ PostgreSQL); the read models speak in chain positions, found through `ledger_cha
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -82,32 +83,49 @@ class Projector:
                 if start >= head:
                     break
                 hi = min(head, start + size, start + (limit - done if limit else size))
-                done += self._batch(start_nid, start, hi)
+                reading = None
+                if progress is not None:
+                    # A large batch reports its reading too (but never "finished").
+                    reading = lambda n, d=done, t=total: progress(min(d + n, t - 1), t)  # noqa: E731
+                done += self._batch(start_nid, start, hi, reading)
                 if progress is not None:
                     progress(min(done, total), max(total, done))
             return done
 
-    def _batch(self, start_nid: int, start: int, hi: int) -> int:
+    def _batch(self, start_nid: int, start: int, hi: int,
+               reading: Callable[[int], None] | None = None) -> int:
         """Positions start+1..hi in one transaction (none: rewrite at `start`)."""
         p = self.projection
         if p.at != start_nid:
             p.reset()  # someone else moved the projection: our caches are stale
-        items = list(self.read(start + 1, hi))
         try:
-            batch = p.process(start, items, self.read)
-            with self.store.writing(self.name) as w:
-                w.claim(self.name, start_nid)
-                p.write(w, batch)
-                if items:
-                    w.advance(self.name, items[-1].row.notification_id)
+            with _bulk():
+                items = self._read(start + 1, hi, reading)
+                batch = p.process(start, items, self.read)
+                with self.store.writing(self.name) as w:
+                    w.claim(self.name, start_nid)
+                    p.write(w, batch)
+                    if items:
+                        w.advance(self.name, items[-1].row.notification_id)
+                last = items[-1].row.notification_id if items else start_nid
+                done = len(items)
+                del items, batch  # freed while the collector is still off
         except LostRaceError:
             p.reset()
             return 0
         except BaseException:
             p.reset(hard=True)
             raise
-        p.at = items[-1].row.notification_id if items else start_nid
-        return len(items)
+        p.at = last
+        return done
+
+    def _read(self, lo: int, hi: int, reading: Callable[[int], None] | None) -> list[Item]:
+        items: list[Item] = []
+        for item in self.read(lo, hi):
+            items.append(item)
+            if reading is not None and len(items) % self.batch == 0:
+                reading(len(items))
+        return items
 
     def refresh(self) -> None:
         """Write the projection again at its tracked position (compliance: a new day)."""
@@ -118,8 +136,9 @@ class Projector:
             self._batch(start_nid, start, start)
 
     def head(self) -> int:
-        """The last chain position (by its primary key; a COUNT would scan the chain)."""
-        return int(self.store.fetch("SELECT MAX(position) FROM {chain}")[0][0] or 0)
+        """The last chain position (the ledger's own head query: on SQLite a MAX over the
+        ledger_chain view would scan every row)."""
+        return int(self.app.size())
 
     def position_of(self, notification_id: int) -> int:
         if notification_id == 0:
@@ -135,11 +154,13 @@ class Projector:
     # Reading the log ----------------------------------------------------------------------
 
     def read(self, lo: int, hi: int) -> Iterator[Item]:
-        """Positions lo..hi, decoded, in chunks of at most one batch."""
+        """Positions lo..hi, decoded (by the projection's own `decode` if it has one), in
+        chunks of at most one batch."""
+        decode = getattr(self.projection, "decode", None) or self.decode
         while lo <= hi:
             top = min(hi, lo + self.batch - 1)
             for row in self.app.read_chain(lo, top):
-                yield Item(row, self.decode(row))
+                yield Item(row, decode(row))
             lo = top + 1
 
     def decode(self, row: ChainRow) -> Any:
@@ -155,6 +176,32 @@ class Projector:
             return self.app.mapper.to_domain_event(stored)
         except Exception:  # noqa: BLE001 - any decoding failure means "unreadable"
             return None
+
+
+_gc_lock = threading.Lock()
+_gc_holders = 0
+
+
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile: a batch holds tens of thousands of young
+    objects that all stay alive until it is written, which the collector would otherwise
+    walk again and again (a quarter of a rebuild). Reference counting still frees
+    everything; the collector runs again once no batch in this process is being read."""
+    global _gc_holders
+    with _gc_lock:
+        mine = _gc_holders > 0 or gc.isenabled()  # else turned off by someone else: left so
+        if mine:
+            _gc_holders += 1
+            gc.disable()
+    try:
+        yield
+    finally:
+        if mine:
+            with _gc_lock:
+                _gc_holders -= 1
+                if _gc_holders == 0:
+                    gc.enable()
 
 
 def follow(app: Any, postgres: bool, stop: threading.Event, step: Callable[[], int],

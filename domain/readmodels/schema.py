@@ -18,14 +18,6 @@ _TABLES: dict[str, str] = {
         "project TEXT, actor_id TEXT, actor_name TEXT, meaning TEXT, reason TEXT, "
         "recorded_at TEXT NOT NULL, key_id TEXT NOT NULL, key_status TEXT NOT NULL"
     ),
-    # Field-level changes of project state: per position, the item it changed (such as
-    # `lines.HW-01`, `charter`) and that item's changed fields as a JSON list of
-    # [field, old, new]. Keyed by project and item first, so an item's (or a field's)
-    # history is one range of the key; the API expands it to one entry per field.
-    "audit": (
-        "project TEXT NOT NULL, item TEXT NOT NULL, position BIGINT NOT NULL, "
-        "changes TEXT NOT NULL, PRIMARY KEY (project, item, position)"
-    ),
     # Every act signed as an approval or a review (approvals, rejections, sign-offs).
     "approvals": (
         "position BIGINT PRIMARY KEY, project TEXT NOT NULL, kind TEXT NOT NULL, "
@@ -85,29 +77,41 @@ _TABLES: dict[str, str] = {
     ),
 }
 
-# Secondary indexes cost as much as the row they index on every insert, so only the small
-# tables that are searched by something other than their key get one; the event index is
-# reached by position, and a project's versions through the ledger's own indexes.
+# Secondary indexes cost as much as the row they index on every insert, so only tables
+# searched by something other than their key get one: a project's events (its audit
+# trail and its log page) by project and version.
 _INDEXES = (
+    ("events_project", "events", "project, version"),
     ("approvals_project", "approvals", "project, position"),
     ("queue_role", "queue", "role, submitted_at"),
 )
-# SQLite stores these clustered on their primary key (no separate rowid b-tree).
-_WITHOUT_ROWID = ("audit",)
+# Tables of earlier releases, dropped with the others (the audit trail is now worked out
+# on demand: audit.py).
+_RETIRED = ("audit",)
 
 TABLES: tuple[str, ...] = tuple(_TABLES)
 
 
-def create_statements(sqlite: bool) -> list[str]:
+def create_statements(sqlite: bool, indexes: bool = True) -> list[str]:
     """CREATE statements, with `{name}` table placeholders for ReadStore.q."""
-    out = [f"CREATE TABLE IF NOT EXISTS {{{name}}} ({cols})"
-           + (" WITHOUT ROWID" if sqlite and name in _WITHOUT_ROWID else "")
+    out = [f"CREATE TABLE IF NOT EXISTS {{{name}}} ({_columns(cols, sqlite)})"
            for name, cols in _TABLES.items()]
-    for index, table, cols in _INDEXES:
-        # PostgreSQL indexes live in the table's schema and take an unqualified name.
-        out.append(f"CREATE INDEX IF NOT EXISTS rm_{index} ON {{{table}}} ({cols})")
-    return out
+    return out + index_statements() if indexes else out
 
 
-def drop_statements() -> list[str]:
-    return [f"DROP TABLE IF EXISTS {{{name}}}" for name in _TABLES]
+def _columns(cols: str, sqlite: bool) -> str:
+    # On SQLite an INTEGER PRIMARY KEY (64-bit there) is the row id itself: one B-tree
+    # per table instead of the rows' plus a unique index beside them.
+    return cols.replace("position BIGINT PRIMARY KEY", "position INTEGER PRIMARY KEY") if sqlite else cols
+
+
+def index_statements() -> list[str]:
+    # PostgreSQL indexes live in the table's schema and take an unqualified name.
+    return [f"CREATE INDEX IF NOT EXISTS rm_{index} ON {{{table}}} ({cols})"
+            for index, table, cols in _INDEXES]
+
+
+def drop_statements(prefix: str) -> list[str]:
+    """DROP statements (`prefix`: the schema prefix, for the retired tables' names)."""
+    return ([f"DROP TABLE IF EXISTS {{{name}}}" for name in _TABLES]
+            + [f"DROP TABLE IF EXISTS {prefix}rm_{name}" for name in _RETIRED])

@@ -13,7 +13,6 @@ and are caught up only when asked for).
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from domain.common import ROLES
 from domain.errors import NotFoundError, ValidationError
 from domain.money import ZERO
 from domain.readmodels import asof
+from domain.readmodels.audit import AuditTrails
 from domain.readmodels.findings import (
     DAY_KEY,
     ComplianceProjection,
@@ -48,7 +48,7 @@ from domain.readmodels.views import (
 )
 
 D = Decimal
-REBUILD_BATCH = 5000
+REBUILD_BATCH = 50_000
 
 
 @dataclass
@@ -70,6 +70,7 @@ class ReadModels:
         self.clock = clock or domain_clock.now
         self.store = ReadStore(app)
         self.ledger = Projector(app, LedgerProjection(app, self.store), self.store, batch)
+        self.audits = AuditTrails(app, self.store)
         self._findings = ComplianceProjection(self.store, evaluator, self.clock)
         # Larger batches for compliance: the rules engine re-judges everything per batch.
         self.compliance = Projector(app, self._findings, self.store, batch * 5)
@@ -90,14 +91,24 @@ class ReadModels:
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Drop every read model and its tracking row, then rebuild all from position 1."""
-        with self.ledger.exclusive(), self.compliance.exclusive():
-            self.store.drop_and_recreate([self.ledger.name, self.compliance.name])
-            self.ledger.projection.reset(hard=True)
-            self.compliance.projection.reset(hard=True)
-        # Bigger batches than a catch-up's: fewer commits, and nobody waits on a rebuild.
-        done = self.ledger.catch_up(progress, batch=REBUILD_BATCH)
+        done = self.rebuild_tables(progress)
         self.catch_up_compliance(progress)
         return done
+
+    def rebuild_tables(self, progress: Progress | None = None) -> int:
+        """`rebuild` but for the compliance findings (they are judged on their own): drop
+        the tables, load them from position 1 in large batches, then index them."""
+        with self.ledger.exclusive(), self.compliance.exclusive():
+            self.store.drop_and_recreate([self.ledger.name, self.compliance.name], indexes=False)
+            self.ledger.projection.reset(hard=True)
+            self.compliance.projection.reset(hard=True)
+            self.audits.clear()
+        try:
+            # Bigger batches than a catch-up's: fewer commits and project-state loads,
+            # and nobody waits on a rebuild.
+            return self.ledger.catch_up(progress, batch=REBUILD_BATCH)
+        finally:
+            self.store.create_indexes()
 
     def follow(self, stop: threading.Event, poll: float = 1.0) -> None:
         """Keep both projections up to date until `stop` is set (a worker thread's loop)."""
@@ -220,25 +231,12 @@ class ReadModels:
         every field under a prefix (`lines.HW-01`, `lines`): old value, new value, who,
         when, why and the signing key's status then. Oldest first."""
         self._known(code)
-        sql = ("SELECT a.position, a.item, a.changes, e.event, e.actor_id, e.actor_name, "
-               "e.recorded_at, e.reason, e.key_id, e.key_status FROM {audit} a "
-               "JOIN {events} e ON e.position = a.position WHERE a.project = ?")
-        params: list[Any] = [code]
-        if field:
-            # The items the field may sit in: itself, or any dotted prefix of it (item
-            # codes may contain dots), plus the items under it.
-            items = [field[:i] for i, ch in enumerate(field) if ch == "."] + [field]
-            sql += (f" AND (a.item IN ({','.join('?' * len(items))}) "
-                    "OR SUBSTR(a.item, 1, ?) = ?)")
-            params += [*items, len(field) + 1, field + "."]
-        out = []
-        for r in self.store.fetch(sql, params):
-            for name, old, new in json.loads(r[2]):
-                path = f"{r[1]}.{name}"
-                if not field or path == field or path.startswith(field + "."):
-                    out.append(AuditEntry(r[0], code, path, old, new, r[3], r[4], r[5],
-                                          parse_instant(r[6]), *r[7:]))
-        return sorted(out, key=lambda a: (a.position, a.field))
+        return self.audits.trail(code).entries(field)
+
+    def audit_items(self, code: str) -> list[str]:
+        """The items of a project that have an audit trail (`charter`, `lines.HW-01`...)."""
+        self._known(code)
+        return self.audits.trail(code).items()
 
     def findings(self, code: str | None = None) -> list[FindingRow]:
         """Compliance findings (rule, severity, project, message, evidence positions)."""

@@ -143,7 +143,7 @@ def test_compliance_findings_are_the_rules_engine_over_the_whole_log(world: Worl
     world.expenditure("1000.00", invoice="INV-OLD", invoice_date=date(2024, 1, 1))  # long ago
     models = models_for(world.app, batch=4)  # compliance batches of 20: several rounds
     stored = models.findings()
-    log = [(r.position, e.timestamp, e) for r, e in models.ledger.read(1, world.app.size())]
+    log = [(r.position, e.timestamp, e) for r, e in models.compliance.read(1, world.app.size())]
     expected = evaluate(log, now=NOW)
     assert [(f.rule_id, f.project, f.evidence) for f in stored] == [
         (f.rule_id, f.project, f.evidence) for f in expected]
@@ -169,3 +169,35 @@ def test_time_based_findings_are_judged_again_on_a_new_day(world: World) -> None
     assert len(FakeEvaluator.instances) == 2  # a new day: a fresh evaluator, re-fed
     assert FakeEvaluator.instances[-1].fed == list(range(1, world.app.size() + 1))
     assert FakeEvaluator.instances[-1].now == now[0]
+
+
+def test_the_audit_trail_is_worked_out_on_demand_and_shows_a_new_write_at_once(any_world: World) -> None:
+    world = any_world
+    code = world.baseline()
+    app = world.app
+    models = models_for(app)
+    before = models.audit_trail(code)
+    assert {"charter", "lines.HW-01"} <= set(models.audit_items(code))
+    app.amend_charter(world.pm, code, {"title": "Permits and licences"}, reason="scope grew")
+    (title,) = models.audit_trail(code, "charter.title")[1:]  # the cached trail, extended
+    assert (title.old_value, title.new_value, title.reason) == (
+        "Online permits portal", "Permits and licences", "scope grew")
+    after = models.audit_trail(code)
+    assert after[:len(before)] == before and after[len(before):] == [
+        a for a in after if a.position == title.position]
+    assert models_for(app).audit_trail(code) == after  # a new process: from the log
+    models.rebuild()
+    assert models.audit_trail(code) == after
+
+
+def test_rows_with_tabs_newlines_and_backslashes_are_stored_as_they_are(any_world: World) -> None:
+    models = models_for(any_world.app)
+    models.catch_up()
+    awkward = [("tab", "a\tb"), ("newline", "a\nb\r\nc"), ("backslash", "a\\b\\N"),
+               ("null-looking", "\\N"), ("none", None), ("unicode", "Zürich €")]
+    with models.store.writing("schema") as w:
+        w.insert("meta", [(k, v if v is not None else "") for k, v in awkward])
+    rows = dict(models.store.fetch("SELECT name, value FROM {meta} WHERE name <> ?", ("x",)))
+    assert {k: rows[k] for k, _ in awkward} == {k: v if v is not None else "" for k, v in awkward}
+    from domain.readmodels.store import copy_text
+    assert copy_text([(1, None, "a\tb", True)]) == b"1\t\\N\ta\\tb\t1\n"

@@ -146,8 +146,7 @@ def history(code: str) -> Any:
     # Without a field: the charter's history and the list of items (a whole project's
     # history runs to tens of thousands of field changes).
     entries = models.audit_trail(code, field or "charter")
-    items = sorted({_group(r[0]) for r in models.store.fetch(
-        "SELECT DISTINCT item FROM {audit} WHERE project = ?", (code,))})
+    items = sorted({_group(item) for item in models.audit_items(code)})
     return render_template("audit/history.html", code=code, field=field or "charter",
                            entries=entries[-500:], total=len(entries), fields=items)
 
