@@ -25,8 +25,10 @@ saved once (see `PMOApplication.batch`):
 from __future__ import annotations
 
 import hashlib
+import random
 import secrets
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -109,7 +111,11 @@ class PMOApplication(LedgerApplication):
     snapshotting_intervals = {
         **LedgerApplication.snapshotting_intervals, Project: 100, Directory: 50, Policy: 50,
     }
-    max_attempts = 5
+    # A conflict means another writer saved the same record first: load again and retry,
+    # after a short random pause (writers in step would otherwise collide again). Sixteen
+    # attempts with pauses growing to 50 ms ride out a burst of a dozen writers on one
+    # project (tests/test_serve.py) within about half a second.
+    max_attempts = 16
     # werkzeug's default (scrypt); tests may lower the cost.
     password_method = "scrypt"
 
@@ -772,7 +778,7 @@ class PMOApplication(LedgerApplication):
         if _UNIT.get() is not None:
             raise RuntimeError("batches do not nest: finish the running batch first")
         pid = project_id(code)
-        for _ in range(self.max_attempts):
+        for attempt in range(self.max_attempts):
             directory, keyring, policy = (self._take(i) for i in (DIRECTORY_ID, KEYRING_ID, POLICY_ID))
             if directory is None or policy is None or keyring is None:
                 raise NotFoundError("this ledger has no directory or policy yet: bootstrap it")
@@ -783,6 +789,7 @@ class PMOApplication(LedgerApplication):
                 if unit.project is not None and unit.project.pending_events:
                     self.save(unit.project, signer=actor.signer)
             except VersionConflictError:
+                _pause(attempt)
                 continue
             finally:
                 _UNIT.reset(token)
@@ -843,11 +850,12 @@ class PMOApplication(LedgerApplication):
             result, aggregates = decide()
             self._absorb(unit, actor, aggregates)
             return result
-        for _ in range(self.max_attempts):
+        for attempt in range(self.max_attempts):
             result, aggregates = decide()
             try:
                 self.save(*aggregates, signer=actor.signer)
             except VersionConflictError:
+                _pause(attempt)
                 continue
             return result
         raise ConflictError("others kept changing the same record; please try again")
@@ -939,3 +947,8 @@ def _sha256(token: str) -> str:
 
 
 __all__ = ["Actor", "PMOApplication"]
+
+
+def _pause(attempt: int) -> None:
+    """Full-jitter backoff before retry `attempt + 1`: up to 1, 2, 4 ... 50 ms."""
+    time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** attempt)))

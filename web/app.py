@@ -1,4 +1,5 @@
-"""The Flask application factory: the pages, the JSON API, CSRF, error pages.
+"""The Flask application factory: the pages, the JSON API, CSRF, error pages, security
+headers and cookie flags (web/security.py), the sign-in rate limit (web/throttle.py).
 
 Nothing opens the ledger here: the first request that needs it does (web/ledger_access.py).
 """
@@ -27,7 +28,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # a form left open over lunch still submits
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
-        MAX_CONTENT_LENGTH=32 * 1024 * 1024,  # invoice uploads
+        SECURE_COOKIES=None,  # None: Secure over HTTPS, or always if $PMO_LEDGER_SECURE_COOKIES=1
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,  # invoice uploads; larger requests get 413
+        LOGIN_MAX_FAILURES=5,  # per username, within LOGIN_WINDOW_SECONDS
+        LOGIN_MAX_FAILURES_PER_ADDRESS=20,
+        LOGIN_WINDOW_SECONDS=300,
         VERIFY_WORKERS=1,  # the verification page runs in a thread of the server
     )
     if config:
@@ -37,9 +42,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
 
-    csrf.init_app(app)
+    csrf.init_app(app)  # its check runs before the rate limit's (registered below)
 
-    from web import auth, pages
+    from web import auth, pages, security, throttle
     from web.pages import admin, audit, items, pm, portfolio, projects, queues, reports
 
     app.register_blueprint(auth.bp)
@@ -47,6 +52,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(area.bp)
     pages.install(app)
     _register_api(app)
+    security.install(app)
+    throttle.install(app)
     return app
 
 

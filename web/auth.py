@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
 from domain.errors import DomainError
+from web.errors import TooManyAttempts
 from web.ledger_access import get_pmo
 
 ALL_ROLES = ("pm", "fiscal", "sponsor", "pmo", "auditor", "admin")
@@ -55,7 +56,9 @@ def current_user() -> User | None:
     """The signed-in, active person (None when nobody is, or they were deactivated)."""
     if "user" in g:
         return g.user
-    user = None
+    # Anonymous until the directory answers: if the database fails here, the error page
+    # renders without asking it again (and waiting out its retries a second time).
+    g.user = user = None
     username = session.get("username")
     if username:
         directory = get_pmo().directory()
@@ -144,6 +147,15 @@ def sign_in() -> Any:
             values, errors, status = e.values, e.errors, 422
             values.pop("password", None)
     return render_template("signin.html", values=values, errors=errors, message=message), status
+
+
+@bp.errorhandler(TooManyAttempts)
+def locked_out(error: TooManyAttempts) -> Any:
+    """The sign-in form again, saying why it is refused and for how long (web/throttle.py)."""
+    username = request.form.get("username", "")
+    html = render_template("signin.html", values={"username": username}, errors={},
+                           message=f"Sign-in refused: {error.message}.")
+    return html, 429, {"Retry-After": str(error.retry_after)}
 
 
 @bp.post("/signout")

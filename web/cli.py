@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from flask import Flask
 from flask.cli import FlaskGroup
 
 from ledger.application import init_ledger, open_ledger
@@ -172,33 +173,57 @@ def demo_command(db_url: str | None, password: str) -> None:
 
 @cli.command("serve")
 @db_option
-@click.option("--host", default="127.0.0.1")
-@click.option("--port", default=5000, type=int)
-def serve_command(db_url: str | None, host: str, port: int) -> None:
-    """Serve the web app (the read models are brought up to date first).
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, type=int, show_default=True)
+@click.option("--workers", default=2, type=click.IntRange(1, 64), show_default=True,
+              help="Worker processes (gunicorn); each opens its own database connections.")
+@click.option("--threads", default=4, type=click.IntRange(1, 64), show_default=True,
+              help="Threads per worker.")
+@click.option("--secure-cookies", "secure_cookies", is_flag=True, default=None,
+              help="Always mark the session cookie Secure (behind a TLS proxy that does not "
+                   "send X-Forwarded-Proto); default: only over HTTPS, or $PMO_LEDGER_SECURE_COOKIES=1.")
+def serve_command(db_url: str | None, host: str, port: int, workers: int, threads: int,
+                  secure_cookies: bool | None) -> None:
+    """Serve the web app under gunicorn (the read models are brought up to date first).
 
     Users sign with the keys the server holds, encrypted under $PMO_LEDGER_PASSPHRASE;
-    on the demo portfolio without it, the printed demo passphrase is used."""
+    on the demo portfolio without it, the printed demo passphrase is used. SIGTERM stops
+    it gracefully; a worker that dies is replaced."""
     import os
 
-    from domain.demo import demo_present
-    from web.ledger_access import close_ledger, get_pmo, get_read_models
+    from web.serve import serve
 
-    app = create_app({"LEDGER_DB": _url(db_url)})
+    # PostgreSQL: check a pooled connection before lending it, so once the server is back
+    # after a restart no request fails on a connection that died meanwhile.
+    os.environ.setdefault("POSTGRES_PRE_PING", "y")
+    app = create_app({"LEDGER_DB": _url(db_url), "SECURE_COOKIES": secure_cookies})
+    _prepare(app)
+    click.echo(f"serving {app.config['LEDGER_DB']} on http://{host}:{port}/ "
+               f"({workers} worker(s) x {threads} thread(s))", err=True)
+    serve(app, host=host, port=port, workers=workers, threads=threads)
+
+
+def _prepare(app: Flask) -> None:
+    """Before the workers fork: unlock the demo's keys, catch the read models up, create
+    the rate limit's table; then close the ledger, so no connection crosses the fork."""
+    import os
+
+    from eventsourcing.persistence import PersistenceError
+
+    from domain.demo import demo_present
+    from domain.errors import DomainError
+    from web.ledger_access import close_ledger, get_pmo, get_read_models
+    from web.throttle import throttle
+
     try:
         pmo = get_pmo(app)
         if not os.environ.get(PASSPHRASE_ENV) and demo_present(pmo):
             os.environ[PASSPHRASE_ENV] = DEMO_PASSPHRASE
             click.echo(f"DEMO ONLY: signing keys unlocked with the demo passphrase; set {PASSPHRASE_ENV}", err=True)
         get_read_models(app).catch_up(Progress("updating read models"))
-    except LedgerError as e:
+        throttle(app)
+    except (LedgerError, DomainError, PersistenceError) as e:
         fail(str(e))
-    click.echo(f"serving {app.config['LEDGER_DB']} on http://{host}:{port}/", err=True)
-    from werkzeug.serving import run_simple
-
-    try:
-        # Not app.run(): Flask ignores it inside a `flask`-style CLI command.
-        run_simple(host, port, app, threaded=True)
     finally:
         close_ledger(app)
 

@@ -8,7 +8,14 @@
   `code`; a role refusal (`not-authorised`) is answered as 403 `forbidden`;
 - marshmallow / webargs validation errors are 422 `validation`, with per-field messages;
 - a missing or bad bearer token is 401 `unauthorised` (raise `Unauthorised`);
-- an unreachable or uninitialised database is 503;
+- too many failed sign-ins is 429 `too-many-requests` (raise `TooManyAttempts`), with
+  Retry-After;
+- an unreachable or uninitialised database is 503 `backend-unavailable`, with Retry-After:
+  the ledger's own errors, and the database drivers' operational failures (the library's
+  OperationalError / InterfaceError, psycopg's, a pool timeout) anywhere in
+  the exception's cause chain. The page says only that the database is unavailable; the
+  driver's detail goes to the operator's log as one warning line, never a traceback;
+- a body over MAX_CONTENT_LENGTH is 413 `too-large`, before anything is read or written;
 - werkzeug HTTP errors keep their status (404 `not-found`, 405 `method-not-allowed`...);
 - anything else is a 500 `internal` (logged; in testing it propagates).
 
@@ -71,6 +78,26 @@ _HTTP_STATUS_CODE = {400: "bad-request", 401: "unauthorised", 403: "forbidden", 
                      503: "backend-unavailable"}
 
 
+# Seconds a client is told to wait before retrying when the database is unavailable.
+RETRY_AFTER_UNAVAILABLE = 5
+# What a person or client is told then; the driver's detail goes to the operator's log.
+UNAVAILABLE = ("the ledger database is not available right now; nothing was recorded. "
+               "Try again in a few seconds.")
+
+
+class TooManyAttempts(Exception):
+    """Too many failed sign-ins for this username or from this address (429)."""
+
+    code = "too-many-requests"
+
+    def __init__(self, retry_after: int) -> None:
+        minutes = max(1, round(retry_after / 60))
+        super().__init__(f"too many failed sign-in attempts; try again in about {minutes} "
+                         f"minute{'s' if minutes != 1 else ''}")
+        self.message = str(self)
+        self.retry_after = max(1, int(retry_after))
+
+
 class Unauthorised(Exception):
     """No credentials, or credentials that do not identify an active person (401)."""
 
@@ -108,13 +135,44 @@ def _summary(errors: dict[str, Any]) -> str:
     return f"{name}: {first}"
 
 
-def _is_backend_failure(error: BaseException) -> bool:
-    """A database driver's operational failure (unreachable, locked, gone)."""
+def _backend_failure_types() -> tuple[type[BaseException], ...]:
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    kinds: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
     try:
-        from eventsourcing.persistence import InterfaceError, OperationalError
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(error, (OperationalError, InterfaceError))
+        import psycopg
+    except ImportError:  # pragma: no cover - SQLite-only installs
+        return kinds
+    return (*kinds, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def backend_failure(error: BaseException) -> BaseException | None:
+    """The database driver's operational failure (unreachable, restarting, locked, gone)
+    behind `error`, if any: the error itself or one of its causes."""
+    kinds = _backend_failure_types()
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kinds):
+            return current
+        seen.add(id(current))
+        # `raise ... from None` hides the context on purpose: so do we.
+        hidden = current.__suppress_context__ and current.__cause__ is None
+        current = current.__cause__ or (None if hidden else current.__context__)
+    return None
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database cannot be reached or used right now (503, not the request's fault)."""
+    if isinstance(error, LedgerError):  # the ledger says so itself, by its code
+        return error.code == "backend-unavailable"
+    return not isinstance(error, HTTPException) and backend_failure(error) is not None
+
+
+def _too_large_message() -> str:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    size = f" of {limit // (1024 * 1024)} MB" if limit and limit >= 1024 * 1024 else ""
+    return f"the request is larger than the limit{size} this server accepts; nothing was recorded"
 
 
 def describe(error: BaseException) -> tuple[int, dict[str, Any]]:
@@ -130,6 +188,10 @@ def describe(error: BaseException) -> tuple[int, dict[str, Any]]:
         return 422, {"code": "validation", "message": _summary(errors), "errors": errors}
     if isinstance(error, Unauthorised):
         return 401, {"code": "unauthorised", "message": error.message, "errors": {}}
+    if isinstance(error, TooManyAttempts):
+        return 429, {"code": error.code, "message": error.message, "errors": {}}
+    if is_unavailable(error):
+        return 503, {"code": "backend-unavailable", "message": UNAVAILABLE, "errors": {}}
     if isinstance(error, LedgerError):
         code = HTTP_CODE.get(error.code, error.code)
         return STATUS.get(code, 500), {"code": code, "message": str(error), "errors": {}}
@@ -140,10 +202,8 @@ def describe(error: BaseException) -> tuple[int, dict[str, Any]]:
             errors = _field_errors(data["messages"])
             return 422, {"code": "validation", "message": _summary(errors), "errors": errors}
         code = _HTTP_STATUS_CODE.get(status, "http-error")
-        return status, {"code": code, "message": error.description or error.name, "errors": {}}
-    if _is_backend_failure(error):
-        return 503, {"code": "backend-unavailable",
-                     "message": f"the ledger database is not available: {error}", "errors": {}}
+        message = _too_large_message() if status == 413 else error.description or error.name
+        return status, {"code": code, "message": message, "errors": {}}
     return 500, {"code": "internal", "message": "internal error; the operator's log has details",
                  "errors": {}}
 
@@ -159,6 +219,15 @@ def _plain(status: int, body: dict[str, Any], error: BaseException) -> Any:
     return Response("\n".join(lines) + "\n", status=status, mimetype="text/plain")
 
 
+def _retry_after(response: Response, error: BaseException, status: int) -> Response:
+    """Tell clients when to try again: after a rate limit, or while the database is down."""
+    if isinstance(error, TooManyAttempts):
+        response.headers["Retry-After"] = str(error.retry_after)
+    elif status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
+    return response
+
+
 def register_error_handlers(app: Flask, render_html: HtmlRenderer | None = None) -> None:
     """Register the one handler. `render_html(status, body, error)` answers non-API
     requests (a Flask response or anything a view may return); without it, plain text."""
@@ -166,7 +235,11 @@ def register_error_handlers(app: Flask, render_html: HtmlRenderer | None = None)
 
     def handle(error: BaseException) -> Any:
         status, body = describe(error)
-        if status >= 500 and status != 503:
+        if is_unavailable(error):
+            cause = backend_failure(error) or error
+            current_app.logger.warning("database unavailable on %s %s: %s: %s", request.method,
+                                       request.path, type(cause).__name__, cause)
+        elif status >= 500 and status != 503:  # 503: a known state (not initialised...)
             if current_app.testing or current_app.config.get("PROPAGATE_EXCEPTIONS"):
                 if not isinstance(error, HTTPException):
                     raise error
@@ -177,17 +250,17 @@ def register_error_handlers(app: Flask, render_html: HtmlRenderer | None = None)
             response.status_code = status
             if status == 401:
                 response.headers["WWW-Authenticate"] = 'Bearer realm="pmo-ledger"'
-            return response
+            return _retry_after(response, error, status)
         result = renderer(status, body, error)
-        if isinstance(result, Response):
-            if result.status_code == 200:
-                result.status_code = status
-            return result
         if isinstance(result, tuple):
-            return result
-        return result, status
+            result = current_app.make_response(result)
+        if not isinstance(result, Response):
+            result = current_app.make_response((result, status))
+        if result.status_code == 200:
+            result.status_code = status
+        return _retry_after(result, error, status)
 
-    for kind in (DomainError, LedgerError, SchemaValidationError, Unauthorised, HTTPException,
-                 Exception):
+    for kind in (DomainError, LedgerError, SchemaValidationError, Unauthorised, TooManyAttempts,
+                 HTTPException, Exception):
         app.register_error_handler(kind, handle)
     app.extensions["pmo_error_handler"] = handle

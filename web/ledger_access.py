@@ -4,6 +4,12 @@ Nothing is opened at import time or when the app is created; the first request t
 the ledger opens it (`get_pmo()`), and every later request of the process shares it
 (the application and its recorders are safe to share between the server's threads).
 
+Never between processes: a database connection (a psycopg socket, an SQLite handle with
+its locks) must not cross a fork. `pmo-ledger serve` closes the ledger before gunicorn
+forks its workers, so each worker opens its own; should a forked process still find its
+parent's ledger here, it opens a new one and leaves the inherited one untouched (closing
+or even garbage-collecting it would end the parent's PostgreSQL sessions).
+
     pmo = get_pmo()                     # domain.services.PMOApplication
     models = get_read_models()          # domain.readmodels.ReadModels over the same app
     actor = pmo.actor(username, passphrase())
@@ -11,6 +17,7 @@ the ledger opens it (`get_pmo()`), and every later request of the process shares
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -23,10 +30,20 @@ from ledger.keys import configured_passphrase
 
 _LOCK = threading.Lock()
 _KEY = "pmo_ledger"
+# Ledgers a forked process inherited: kept referenced, never closed or collected here.
+_INHERITED: list[Any] = []
 
 
 def _state(app: Flask) -> dict[str, Any]:
-    return app.extensions.setdefault(_KEY, {})
+    state = app.extensions.setdefault(_KEY, {})
+    if state.get("pid") != os.getpid():
+        with _LOCK:
+            if state.get("pid") != os.getpid():
+                if state:
+                    _INHERITED.append(dict(state))
+                state.clear()
+                state["pid"] = os.getpid()
+    return state
 
 
 def get_pmo(app: Flask | None = None) -> PMOApplication:
