@@ -28,6 +28,7 @@ from eventsourcing.persistence import PersistenceError
 from domain.errors import DomainError
 from ledger.backend import DB_ENV, resolve_url
 from ledger.errors import LedgerError
+from web.csv_safe import safe_cell
 from web.progress import Progress
 
 FORMATS = ("table", "csv", "json")
@@ -147,7 +148,7 @@ def _csv(rows: Sequence[dict[str, Any]]) -> str:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(rows[0].keys())
         for row in rows:
-            writer.writerow(_text(v, "") for v in row.values())
+            writer.writerow(safe_cell(_text(v, "")) for v in row.values())
     return out.getvalue()
 
 

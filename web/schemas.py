@@ -58,6 +58,14 @@ CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$"
 PROJECT_CODE_PATTERN = r"^[A-Z][A-Z0-9]{0,9}(-[A-Z0-9]{1,10}){1,4}$"
 MONEY_PATTERN = r"^-?[0-9][0-9,]*(\.[0-9]{1,2})?$"
 SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
+# Amounts stay below 10^15 so that totals of many of them keep every cent within Decimal's
+# 28 significant digits (beyond them sums round silently, and quantize raises).
+MAX_AMOUNT = 10**15
+# Log positions asked for: at most 2^53 (every JSON client reads it exactly; a database
+# integer is 64-bit, and 2^63 made SQLite raise OverflowError, a 500).
+MAX_POSITION = 2**53
+# MONEY_PATTERN, but any number of places (more than two get the domain's own message).
+_AMOUNT_SHAPE = r"-?[0-9][0-9,]*(\.[0-9]+)?"
 
 
 # Fields ------------------------------------------------------------------------------------
@@ -75,6 +83,7 @@ class Money(fields.String):
     def __init__(self, *, sign: str = "positive", **kwargs: Any) -> None:
         metadata = kwargs.pop("metadata", {})
         metadata.setdefault("pattern", MONEY_PATTERN)
+        metadata.setdefault("maxLength", 24)  # under MAX_AMOUNT: 15 digits, commas, cents
         metadata.setdefault("example", "1250.00")
         super().__init__(metadata=metadata, **kwargs)
         self.sign = sign
@@ -84,11 +93,20 @@ class Money(fields.String):
             raise ValidationError("an amount is required, such as 1250.00")
         if not isinstance(value, (str, int, Decimal)) or isinstance(value, bool):
             raise ValidationError("must be a decimal amount such as 1250.00 (a string, not a float)")
+        if isinstance(value, str) and not re.fullmatch(_AMOUNT_SHAPE, value.strip()):
+            # Decimal() would take 1e3, NaN or " 1_000"; the documented pattern does not.
+            raise ValidationError("must be a decimal amount such as 1250.00")
+        too_large = f"must be less than {MAX_AMOUNT:,} in size"
         try:
-            return self._checks[self.sign](value.strip() if isinstance(value, str) else value,
-                                           attr or "amount")
+            amount = self._checks[self.sign](value.strip() if isinstance(value, str) else value,
+                                             attr or "amount")
         except DomainValidationError as e:
             raise ValidationError(e.message) from None
+        except ArithmeticError:  # beyond Decimal's 28 digits: quantize cannot even try
+            raise ValidationError(too_large) from None
+        if abs(amount) >= MAX_AMOUNT:
+            raise ValidationError(too_large)
+        return amount
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
@@ -133,9 +151,14 @@ class Text(fields.String):
     def __init__(self, *, limit: int = 4000, **kwargs: Any) -> None:
         kwargs.setdefault("validate", validate.Length(max=limit))
         super().__init__(**kwargs)
+        self.limit = limit
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        # The limit holds for the text as sent (the documented maxLength), not only once trimmed.
+        if len(raw) > self.limit:
+            raise ValidationError(f"Longer than maximum length {self.limit}.")
+        text = raw.strip()
         if not text and self.required:
             raise ValidationError("is required")
         return text
@@ -600,7 +623,7 @@ class AsOfQuerySchema(QuerySchema):
 
     as_of = fields.String(metadata={
         "description": "ISO 8601 instant (2025-03-01T12:00:00Z) or date (end of that UTC day)"})
-    position = Whole(validate=validate.Range(min=0))
+    position = Whole(validate=validate.Range(min=0, max=MAX_POSITION))
 
     @validates_schema
     def _one(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -615,7 +638,7 @@ class VarianceQuerySchema(QuerySchema):
 
 
 class EventsQuerySchema(QuerySchema):
-    after = Whole(load_default=0, validate=validate.Range(min=0),
+    after = Whole(load_default=0, validate=validate.Range(min=0, max=MAX_POSITION),
                   metadata={"description": "return events after this log position"})
     limit = Whole(load_default=100, validate=validate.Range(min=1, max=1000))
 

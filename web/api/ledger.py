@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from domain.common import ROLES
 from domain.errors import NotFoundError
@@ -20,6 +19,7 @@ from web.api.common import (
     pmo,
     require_oversight,
 )
+from web.api.parsing import Blueprint
 from web.errors import Unauthorised
 from web.ledger_access import get_read_models, passphrase
 
@@ -38,7 +38,7 @@ def _errors(blp: Blueprint, *statuses: int) -> Any:
 
 
 @tokens.route("", methods=["POST"])
-@_errors(tokens, 401, 422)
+@_errors(tokens, 400, 401, 415, 422, 429)
 @tokens.arguments(s.TokenRequestSchema)
 @tokens.response(201, s.TokenSchema)
 @tokens.doc(security=[])
@@ -87,6 +87,8 @@ def verify() -> Any:
 @_errors(oversight, 401, 403, 404)
 @oversight.arguments(s.CheckpointQuerySchema, location="query")
 @oversight.response(200, s.CheckpointSchema, description="JSON, or the note as text/plain with ?format=text")
+@oversight.alt_response(200, schema={"type": "string"}, content_type="text/plain",
+                        description="JSON, or the C2SP signed note verbatim as text/plain with ?format=text")
 def checkpoint(query: dict[str, Any]) -> Any:
     """The latest stored checkpoint: a signed note of the log's size, Merkle root and head"""
     require_oversight()

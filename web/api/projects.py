@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from domain.project import Project
 from web import schemas as s
@@ -23,12 +22,16 @@ from web.api.common import (
     ratio,
     require_reader,
 )
+from web.api.parsing import Blueprint
 from web.ledger_access import get_read_models
 
 blp = Blueprint("api_projects", __name__, url_prefix="/api/v1/projects",
                 description="Projects: charter, baseline, expenditures, approvals, gates")
 
-ERRORS = (401, 403, 404, 409, 422)
+# What a command may answer besides its success: 400 a body that is not JSON, 415 a body
+# of another media type (web/api/parsing.py), 422 a body its schema refuses, and the
+# domain's refusals.
+ERRORS = (400, 401, 403, 404, 409, 415, 422)
 
 
 def _errors(*statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -215,10 +218,15 @@ def _register_kind(path: str, key: str, noun: str, getter: str, schema: type, su
         _register_decision(path, endpoint, key, getter, decision, decision_schema, method, doc)
 
 
+def _needs_body(schema: type) -> bool:
+    """A decision whose fields are all optional (an approval) may be sent without a body."""
+    return any(f.required for f in schema().fields.values())
+
+
 def _register_decision(path: str, endpoint: str, key: str, getter: str, decision: str,
                        schema: type, method: str, doc: str) -> None:
     @_errors()
-    @blp.arguments(schema)
+    @blp.arguments(schema, required=_needs_body(schema))
     @blp.response(200, s.SubmittedSchema)
     def decide(data: dict[str, Any], code: str, item: str) -> Any:
         app = pmo()

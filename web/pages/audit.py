@@ -4,6 +4,7 @@ history, compliance findings with links to their evidence, the evidence bundle."
 
 from __future__ import annotations
 
+import re
 import tempfile
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -31,6 +32,7 @@ from web.auth import current_user, requires
 from web.ledger_access import get_pmo, get_read_models, passphrase
 from web.pages import charts, verification
 from web.pages.events import event_names, log_row, log_rows, payload, signature_status
+from web.schemas import MAX_POSITION
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 PAGE = 50
@@ -50,7 +52,9 @@ def _whole(name: str) -> int | None:
     text = (request.args.get(name) or "").strip()
     if not text:
         return None
-    if not text.isdigit():
+    # Not str.isdigit(): it takes "²", which int() refuses; and a position the database
+    # can hold (MAX_POSITION).
+    if not re.fullmatch(r"[0-9]{1,16}", text) or int(text) > MAX_POSITION:
         abort(400, description=f"{name} {text!r} is not a log position")
     return int(text)
 
@@ -87,7 +91,7 @@ def log() -> Any:
 @requires("audit")
 def event(position: int) -> Any:
     models, pmo = get_read_models(), get_pmo()
-    row = log_row(models, position)
+    row = log_row(models, position) if position <= MAX_POSITION else None
     if row is None:
         abort(404, description=f"no event at position {position}")
     return render_template("audit/event.html", row=row, data=payload(pmo, position),

@@ -23,6 +23,7 @@ from web.ledger_access import get_pmo, get_read_models
 from web.pages import status_of
 from web.pages.common import acting
 from web.pages.events import log_rows, payload
+from web.schemas import MAX_POSITION
 
 bp = Blueprint("queues", __name__)
 
@@ -136,6 +137,8 @@ def receipt(role: str, position: int) -> Any:
     """The signature manifestation of a decision just recorded (21 CFR Part 11 §11.50)."""
     require_queue_role(role)
     models = get_read_models()
+    if position > MAX_POSITION:
+        abort(404)
     rows = log_rows(models, before=position + 1, limit=1)
     if not rows or rows[0].position != position:
         abort(404)

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, render_template, request
 
 from domain.readmodels.views import cents
 from web.auth import requires
+from web.csv_safe import safe_cell
 from web.ledger_access import get_read_models
 from web.pages.common import business_date
 
@@ -28,7 +29,7 @@ def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...], filename: str) ->
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow("" if row.get(c) is None else str(row[c]) for c in columns)
+        writer.writerow("" if row.get(c) is None else safe_cell(str(row[c])) for c in columns)
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 

@@ -1,0 +1,153 @@
+"""Forged, revoked and borrowed credentials, and CSRF: refused, nothing written.
+
+API: a missing or garbled Authorization header, a token with a byte changed, a revoked
+token, a deactivated person's token -> 401 `unauthorised`; another person's (valid) token
+acts as that person, so it cannot do what only its bearer's victim may (403). A session
+cookie is no API credential (the API is exempt from CSRF because of that).
+
+Forms: a POST without the CSRF token, with another session's token, or with a token
+replayed after signing out -> refused (400), nothing written.
+
+(Bearer tokens do not expire in this version; revocation and deactivation are how a token
+stops working, and are tested here.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.domain.helpers import CODE, PW
+from tests.hostile.conftest import Hostile, csrf_token, error_body
+
+P = f"projects/{CODE}"
+INVOICE = {"line": "HW-01", "amount": "10.00", "vendor": "Acme", "invoice_number": "CR-9",
+           "invoice_date": "2025-04-01", "description": "cables"}
+RISK = {"title": "Leak", "probability": "2", "impact": "2", "owner": "pm", "mitigation": "m"}
+
+
+def unauthorised(h: Hostile, headers: dict[str, str], method: str = "POST",
+                 path: str = f"{P}/expenditures", body: Any = INVOICE) -> None:
+    before = h.size()
+    kwargs = {"json_body": body} if method == "POST" else {}
+    response = h.api(method, path, None, headers=headers, **kwargs)
+    assert error_body(response, 401)["code"] == "unauthorised"
+    assert response.headers.get("WWW-Authenticate", "").startswith("Bearer")
+    assert h.size() == before, "a refused request wrote to the log"
+
+
+def _flip(token: str, at: int) -> str:
+    """The token with one character changed (still the same alphabet and length)."""
+    c = token[at]
+    return token[:at] + ("A" if c != "A" else "B") + token[at + 1:]
+
+
+def garbled(token: str) -> list[str]:
+    return [
+        "", "Bearer", "Bearer ", f"Basic {token}", f"bearer{token}", f"Token {token}",
+        f"Bearer {token}x", f"Bearer {token[:-1]}", f"Bearer {_flip(token, 0)}",
+        f"Bearer {_flip(token, len(token) // 2)}", f"Bearer {_flip(token, len(token) - 1)}",
+        f"Bearer {token.upper()}", f"Bearer {token} {token}", "Bearer \x00\x01\x02",
+        "Bearer " + "A" * 10_000, "Bearer ' OR '1'='1", f"Bearer {token[::-1]}",
+    ]
+
+
+@pytest.mark.parametrize("index", range(17))
+def test_missing_garbled_or_tampered_tokens_are_401(hostile: Hostile, index: int) -> None:
+    header = garbled(hostile.tokens["pm"])[index]
+    unauthorised(hostile, {"Authorization": header} if header else {})
+    unauthorised(hostile, {"Authorization": header} if header else {}, "GET", P)
+
+
+def test_another_persons_token_acts_as_that_person(hostile: Hostile) -> None:
+    """fiscal's token cannot submit pm's expenditure (403); pm's cannot approve it."""
+    before = hostile.size()
+    body = error_body(hostile.api("POST", f"{P}/expenditures", "fiscal", json_body=INVOICE), 403)
+    assert body["code"] == "forbidden"
+    body = error_body(hostile.api("POST", f"{P}/expenditures/EXP-0001/approve", "pm",
+                                  json_body={}), 403)
+    assert body["code"] in ("forbidden", "segregation-of-duties")
+    assert hostile.size() == before
+
+
+def test_a_revoked_token_is_401(hostile: Hostile) -> None:
+    app = hostile.pmo
+    pmo_lead = app.actor("pmo", PW)
+    token_id, token = app.issue_api_token(pmo_lead, "pmo", label="to revoke")
+    assert hostile.api("GET", P, token).status_code == 200
+    app.revoke_api_token(pmo_lead, token_id)
+    unauthorised(hostile, {"Authorization": f"Bearer {token}"}, "GET", P)
+    unauthorised(hostile, {"Authorization": f"Bearer {token}"}, "POST",
+                 f"{P}/gates/G0/signoffs", {"decision": "approved", "as_role": "pmo"})
+
+
+def test_a_deactivated_persons_token_is_401(hostile: Hostile) -> None:
+    app = hostile.pmo
+    admin = app.actor("admin", PW)
+    token = hostile.tokens["pm2"]
+    assert hostile.api("GET", P, "pm2").status_code == 200
+    app.deactivate_person(admin, "pm2", reason="leaver (hostile tests)")
+    unauthorised(hostile, {"Authorization": f"Bearer {token}"})
+    unauthorised(hostile, {"Authorization": f"Bearer {token}"}, "GET", "queue")
+
+
+def test_a_session_cookie_is_not_an_api_credential(hostile: Hostile) -> None:
+    client = hostile.sign_in("pm")
+    before = hostile.size()
+    response = client.post(f"/api/v1/{P}/expenditures", json=INVOICE)
+    assert error_body(response, 401)["code"] == "unauthorised"
+    assert hostile.size() == before
+
+
+# CSRF ------------------------------------------------------------------------------------------
+
+FORM = f"/projects/{CODE}/act/risk"
+
+
+def _refused_form(h: Hostile, client: Any, data: dict[str, str]) -> None:
+    before = h.size()
+    response = client.post(FORM, data=data)
+    assert response.status_code in (400, 403), response.status_code
+    assert h.size() == before, "a form refused for its CSRF token wrote to the log"
+    html = response.get_data(as_text=True)
+    assert "nothing was recorded" in html.lower()
+
+
+def test_a_form_without_its_csrf_token_is_refused(hostile: Hostile) -> None:
+    _refused_form(hostile, hostile.sign_in("pm"), RISK)
+    _refused_form(hostile, hostile.sign_in("pm"), {**RISK, "csrf_token": ""})
+    _refused_form(hostile, hostile.sign_in("pm"), {**RISK, "csrf_token": "forged.token.value"})
+
+
+def test_another_sessions_csrf_token_is_refused(hostile: Hostile) -> None:
+    theirs = csrf_token(hostile.sign_in("pm"), FORM)
+    mine = hostile.sign_in("pm")
+    _refused_form(hostile, mine, {**RISK, "csrf_token": theirs})
+    # A token from a signed-out visitor's session (the sign-in page) is no better.
+    anonymous = csrf_token(hostile.app.test_client(), "/signin")
+    _refused_form(hostile, mine, {**RISK, "csrf_token": anonymous})
+
+
+def test_a_csrf_token_replayed_after_signing_out_is_refused(hostile: Hostile) -> None:
+    client = hostile.sign_in("pm")
+    token = csrf_token(client, FORM)
+    signed_out = client.post("/signout", data={"csrf_token": token})
+    assert signed_out.status_code == 302
+    # Signed out: the old token is worthless, and signing in again gives a new session.
+    again = hostile.sign_in("pm")
+    _refused_form(hostile, again, {**RISK, "csrf_token": token})
+    before = hostile.size()
+    response = again.post(FORM, data={**RISK, "csrf_token": csrf_token(again, FORM)})
+    assert response.status_code == 302 and hostile.size() == before + 1
+
+
+def test_the_sign_in_form_itself_needs_its_token(hostile: Hostile) -> None:
+    client = hostile.app.test_client()
+    response = client.post("/signin", data={"username": "pm", "password": "x"})
+    assert response.status_code in (400, 403)
+    assert client.get(FORM).status_code == 302  # still signed out
+
+
+def test_the_log_verifies(hostile: Hostile) -> None:
+    assert hostile.verified()
