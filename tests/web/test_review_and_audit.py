@@ -174,3 +174,40 @@ def test_reports_and_their_csv(site):
     assert [r["line"] for r in rows] == ["HW-01", "LB-01"]
     assert rows[0]["available"] == "50000.00"
     assert client.get("/reports/variance?as_of=nope").status_code == 400
+
+
+def test_a_verification_run_is_seen_by_every_worker(site, tmp_path):
+    """Regression: runs lived in the memory of the worker that started them, so under
+    `serve --workers 2` the polling page usually reached a worker that had never heard of
+    the run (404). A second app over the same database stands in for the other worker."""
+    from tests.web.conftest import make_app
+    from web.ledger_access import close_ledger
+
+    other = make_app(site.app.config["LEDGER_DB"], tmp_path)
+    try:
+        response = site.as_user("auditor").post("/audit/verify")
+        poller = site.sign_in("auditor", other.test_client())
+        for _ in range(200):
+            status = poller.get(response.location + "?format=json").get_json()
+            if status["finished"]:
+                break
+            time.sleep(0.05)
+        assert status["ok"] is True and status["total"] == site.size()
+        assert 'id="verify-verdict">Clean' in poller.get(response.location).get_data(as_text=True)
+    finally:
+        close_ledger(other)
+
+
+def test_a_run_whose_worker_died_is_reported_stopped(site, monkeypatch):
+    from web.pages import verification
+
+    client = site.as_user("auditor")
+    store = verification._store(site.app)
+    dead = verification.Run("deadbeef0001", "auditor", total=10, done=3)
+    store.add(dead)
+    store.save(dead)
+    assert client.get("/audit/verify/deadbeef0001?format=json").get_json()["finished"] is False
+    monkeypatch.setattr(verification, "_now", lambda: dead.updated + verification.STALE_SECONDS + 1)
+    status = client.get("/audit/verify/deadbeef0001?format=json").get_json()
+    assert status["finished"] is True and status["ok"] is None and "stopped" in status["error"]
+    assert client.get("/audit/verify/nosuchrun?format=json").status_code == 404
