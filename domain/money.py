@@ -13,6 +13,10 @@ from domain.errors import ValidationError
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
+# The largest amount anyone may enter: a thousand trillion. Sums of many such amounts stay
+# exact within Decimal's 28 digits (past them a sum silently loses its cents), and
+# quantizing a 27-digit amount would raise rather than refuse.
+LIMIT = Decimal("1000000000000000.00")
 
 
 def money(value: Any, field: str = "amount") -> Decimal:
@@ -26,6 +30,8 @@ def money(value: Any, field: str = "amount") -> Decimal:
         raise ValidationError(f"{field} {value!r} is not an amount", field=field) from None
     if not d.is_finite():
         raise ValidationError(f"{field} must be a finite amount", field=field)
+    if abs(d) >= LIMIT:
+        raise ValidationError(f"{field} must be less than {fmt(LIMIT)} in size", field=field)
     if d != d.quantize(CENT):
         raise ValidationError(f"{field} {value} has more than two decimal places", field=field)
     return d.quantize(CENT)

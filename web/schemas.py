@@ -59,8 +59,9 @@ PROJECT_CODE_PATTERN = r"^[A-Z][A-Z0-9]{0,9}(-[A-Z0-9]{1,10}){1,4}$"
 MONEY_PATTERN = r"^-?[0-9][0-9,]*(\.[0-9]{1,2})?$"
 SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
 # Amounts stay below 10^15 so that totals of many of them keep every cent within Decimal's
-# 28 significant digits (beyond them sums round silently, and quantize raises).
-MAX_AMOUNT = 10**15
+# 28 significant digits (beyond them sums round silently, and quantize raises); the
+# domain refuses the same (domain.money.LIMIT), the schema says so first, with the field.
+MAX_AMOUNT = int(domain_money.LIMIT)
 # Log positions asked for: at most 2^53 (every JSON client reads it exactly; a database
 # integer is 64-bit, and 2^63 made SQLite raise OverflowError, a 500).
 MAX_POSITION = 2**53

@@ -15,7 +15,8 @@ def test_money_has_exactly_two_places(value, expected):
     assert result == expected and result.as_tuple().exponent == -2
 
 
-@pytest.mark.parametrize("value", [1.5, True, "abc", "1.005", "NaN", None, "Infinity"])
+@pytest.mark.parametrize("value", [1.5, True, "abc", "1.005", "NaN", None, "Infinity",
+                                   "1000000000000000.00", "-1000000000000000", "9" * 27, 10**30])
 def test_money_refuses_floats_garbage_and_fractions_of_cents(value):
     with pytest.raises(ValidationError):
         money(value)
@@ -35,3 +36,9 @@ def test_fmt_thousands_and_two_places():
     assert fmt(Decimal("1234567.891")) == "1,234,567.89"
     assert fmt(Decimal("-0.5")) == "-0.50"
     assert fmt(Decimal("0.005")) == "0.01"  # half-up
+
+
+def test_the_largest_amount_is_just_under_the_limit():
+    """Regression: a 27-digit amount made quantize raise InvalidOperation (a 500 from the
+    API); amounts are now refused at 10^15, where sums still keep their cents."""
+    assert money("999999999999999.99") == Decimal("999999999999999.99")
