@@ -41,7 +41,7 @@ from eventsourcing.sqlite import (
 from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
-from ledger.errors import MissingSignerError, VersionConflictError
+from ledger.errors import LedgerError, MissingSignerError, VersionConflictError
 from ledger.hashing import GENESIS_HASH, chain_hash, record_hash
 from ledger.keyring import KEYRING_ID
 from ledger.keys import Signer
@@ -85,6 +85,13 @@ INSERT_CHAIN_UNNEST_SQL = (
     "%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::bytea[], %s::bytea[]) "
     "AS t(p, n, o, v, s, h)"
 )
+# Pre-signed records (an import): the same chain rows, with each row's own key id.
+INSERT_PRESIGNED_CHAIN_SQL = (
+    "INSERT INTO {chain} (position, notification_id, originator_id, originator_version, "
+    "key_id, signature, chain_hash) SELECT * FROM unnest("
+    "%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::bytea[], %s::bytea[])"
+)
+CHECKPOINT_INSERT_SQL = "INSERT INTO {checkpoints} (size, note) VALUES (?, ?)"
 
 
 def sign_events(stored_events: Sequence[StoredEvent], signer: Any) -> list[tuple[bytes, bytes]]:
@@ -112,6 +119,38 @@ def chain_params(
         previous = chain_hash(previous, h, sig)
         rows.append((position, nid, str(s.originator_id), s.originator_version, key, sig, previous))
     return rows
+
+
+def presigned_ids(rows: Sequence[ChainRow], head: tuple[int, bytes]) -> list[UUID]:
+    """The originator ids of records signed and chained elsewhere (an import), once each
+    is shown to continue the chain from `head`: the next position, a stored event that is
+    the one the row names, and the chain hash recomputed from its bytes and signature.
+    Raises LedgerError at the first record that does not, so nothing of its batch is kept.
+
+    The signatures themselves are not checked here (the verifier does that, against the
+    key valid at each position); the chain hash binds each one to its record.
+    """
+    position, previous = head
+    out = []
+    for r in rows:
+        position += 1
+        where = f"record at position {r.position}"
+        if r.position != position:
+            raise LedgerError(f"{where} does not follow the chain head (expected position {position})")
+        if r.state is None or r.topic is None or (r.event_originator_id, r.event_originator_version) != (
+            r.originator_id, r.originator_version
+        ):
+            raise LedgerError(f"{where} carries no stored event, or not the one it names")
+        oid = _as_uuid(r.originator_id)
+        if not isinstance(oid, UUID) or str(oid) != r.originator_id:
+            raise LedgerError(f"{where}: originator id {r.originator_id!r} is not a UUID in canonical form")
+        previous = chain_hash(previous, record_hash(r.originator_id, r.originator_version, r.topic, r.state),
+                              r.signature)
+        if previous != r.chain_hash:
+            raise LedgerError(f"{where}: the chain hash recomputed from its record and signature "
+                              f"({previous.hex()}) differs from the one it carries ({r.chain_hash.hex()})")
+        out.append(oid)
+    return out
 
 
 def _head(row: Any) -> tuple[int, bytes] | None:
@@ -307,6 +346,28 @@ class SignedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainQueries):
             ids.append(cursor.lastrowid)
         return ids
 
+    def insert_presigned(self, batches: Iterable[Sequence[ChainRow]],
+                         checkpoints: Sequence[tuple[int, str]] = ()) -> tuple[int, bytes]:
+        """Append records already signed and chained (an imported bundle), batch by batch,
+        and then `checkpoints` ((size, note) pairs), all in one transaction; return the
+        new head. Not through `sign_events`: each row keeps its key id and signature, and
+        a row whose recomputed chain hash differs is refused (see `presigned_ids`)."""
+        with self.datastore.transaction(commit=True) as c:  # BEGIN IMMEDIATE: locked
+            c.execute(self.q(SQLITE_HEAD_SQL))
+            head = _head(c.fetchone()) or (0, GENESIS_HASH)
+            execute, cursor, sql = c.sqlite_cursor.execute, c.sqlite_cursor, self.insert_events_statement
+            for batch in batches:
+                for r, oid in zip(batch, presigned_ids(batch, head), strict=True):
+                    execute(sql, (oid.hex, r.originator_version, r.topic, r.state, r.key_id, r.signature,
+                                  r.chain_hash))
+                    if cursor.lastrowid != r.position:  # the position is the row id
+                        raise LedgerError(f"record at position {r.position} was stored as row {cursor.lastrowid}")
+                if batch:
+                    head = (batch[-1].position, batch[-1].chain_hash)
+            for size, note in checkpoints:
+                c.execute(self.q(CHECKPOINT_INSERT_SQL), (size, note))
+        return head
+
     def read_chain(self, lo: int, hi: int, topics: Sequence[str] = ()) -> list[ChainRow]:
         sql, params = self.q(SQLITE_CHAIN_SELECT), [lo, hi]
         if topics:
@@ -412,6 +473,52 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
                         conn.execute("ROLLBACK")
                 raise  # inside get_connection: psycopg errors become the library's
         return ids
+
+    def insert_presigned(self, batches: Iterable[Sequence[ChainRow]],
+                         checkpoints: Sequence[tuple[int, str]] = ()) -> tuple[int, bytes]:
+        """Append records already signed and chained (an imported bundle), batch by batch,
+        and then `checkpoints` ((size, note) pairs), all in one transaction under the
+        library's EXCLUSIVE lock; return the new head. Not through `sign_events`: each row
+        keeps its key id and signature, and a row whose recomputed chain hash differs is
+        refused (see `presigned_ids`). Notification ids are this database's own."""
+        ring = KEYRING_ID if self.datastore.originator_id_type != "text" else str(KEYRING_ID)
+        with self.datastore.get_connection() as conn:
+            begin, insert, _ = self._signed_statements(conn)
+            try:
+                with conn.cursor(row_factory=tuple_row) as curs:
+                    curs.execute(begin)
+                    curs.execute(self.q(HEAD_SQL))
+                    head = _head(curs.fetchone()) or (0, GENESIS_HASH)
+                    for batch in batches:
+                        if batch:
+                            head = self._insert_presigned_batch(curs, insert, batch, head, ring)
+                    for size, note in checkpoints:
+                        curs.execute(self.q(CHECKPOINT_INSERT_SQL), (size, note))
+                    curs.execute("COMMIT")
+            except BaseException:
+                if conn.info.transaction_status != TransactionStatus.IDLE:
+                    with contextlib.suppress(Exception):
+                        conn.execute("ROLLBACK")
+                raise  # inside get_connection: psycopg errors become the library's
+        return head
+
+    def _insert_presigned_batch(self, curs: Any, insert: str, batch: Sequence[ChainRow],
+                                head: tuple[int, bytes], ring: Any) -> tuple[int, bytes]:
+        oids = presigned_ids(batch, head)
+        text_ids = self.datastore.originator_id_type == "text"
+        curs.execute(insert, (
+            [str(o) for o in oids] if text_ids else oids, [r.originator_version for r in batch],
+            [r.topic for r in batch], [r.state for r in batch], ring,
+        ), prepare=True)
+        ids = [int(r[0]) for r in curs.fetchall()]
+        if len(ids) != len(batch):
+            raise ProgrammingError(f"inserted {len(ids)} of {len(batch)} events")
+        curs.execute(self.q(INSERT_PRESIGNED_CHAIN_SQL), (
+            [r.position for r in batch], ids, [r.originator_id for r in batch],
+            [r.originator_version for r in batch], [r.key_id for r in batch],
+            [r.signature for r in batch], [r.chain_hash for r in batch],
+        ), prepare=True)
+        return batch[-1].position, batch[-1].chain_hash
 
     def _signed_statements(self, conn: Any) -> tuple[str, str, str]:
         cached = getattr(self, "_signed_sql", None)

@@ -228,9 +228,11 @@ def _prepare(app: Flask) -> None:
         close_ledger(app)
 
 
-from web.bundle_commands import export_command, verify_bundle_command  # noqa: E402
+from web.bundle_commands import export_command, import_command, keys_group, verify_bundle_command  # noqa: E402
 
 cli.add_command(export_command)
+cli.add_command(import_command)
+cli.add_command(keys_group)
 cli.add_command(verify_bundle_command)
 
 from web.bench_command import bench_command  # noqa: E402
