@@ -34,8 +34,9 @@ Rule ids, severities and one-line meanings are in `domain.compliance.model.RULES
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -159,6 +160,14 @@ def describe(event: object) -> str:
 
 def _positions(*items: int | None) -> tuple[int, ...]:
     return tuple(sorted({p for p in items if p is not None}))
+
+
+def _days_after(day: date, days: int) -> date:
+    """`days` after `day`, or the last representable date."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max
 
 
 def _ratio_text(value: Decimal | None) -> str:
@@ -756,9 +765,11 @@ class ComplianceEvaluator:
             streams.setdefault(key, []).append(purchase)
         for (kind, _), items in sorted(streams.items()):
             items.sort(key=lambda x: (x.on, x.position))
-            i = 0
+            ons, i = [x.on for x in items], 0
             while i < len(items):
-                window = [x for x in items[i:] if (x.on - items[i].on).days <= self.split_days]
+                # Sorted by date, so the window is a run: found by bisection, not a scan of
+                # every later purchase (quadratic in a project's purchases).
+                window = items[i:bisect_right(ons, _days_after(items[i].on, self.split_days))]
                 total, limit = sum((x.amount for x in window), ZERO), window[-1].limit
                 if len(window) < 2 or total <= limit:
                     i += 1

@@ -5,8 +5,11 @@ rate of the same log in the same run, and "as of" for a project with 10,000 even
     figures = run_readmodel_bench(app, root, passphrase)
 
 The log is the demo portfolio (about 11,000 events over ten projects) plus one project of
-`project_events` events. Both rates read the same log in the same process, so the ratio
-says what the projections cost on top of reading and decoding, whatever the machine.
+`project_events` events. Both rates read the same log in the same run, so the ratio says
+what the projections cost on top of reading and decoding, whatever the machine. The
+baseline is the library's read and decode in one process; `rebuild_all` is the whole
+`ReadModels.rebuild`, which judges compliance in a forked child next to the tables (the
+machine's second core), so it is wall-clock time.
 """
 
 from __future__ import annotations
@@ -48,25 +51,29 @@ def run_readmodel_bench(app: PMOApplication, root: Signer, passphrase: str, *,
 
 
 def measure(app: PMOApplication, say: Say) -> dict[str, Any]:
+    """The target is judged on `rebuild_all`: every read model, the compliance findings
+    included, rebuilt by `ReadModels.rebuild` (what `projections rebuild` runs). The
+    ledger tables alone are timed too, by a rebuild of their own first."""
     events = app.size()
     say(f"reading and decoding {events} events (library)")
     raw = events / _best(lambda: raw_read_and_decode(app))
     models = ReadModels(app)
-    say("rebuilding the read models")
-    tables = _timed(models.rebuild_tables)  # what `projections rebuild` runs first
-    say("judging compliance over the whole log")
-    compliance = _timed(models.catch_up_compliance)
+    say("rebuilding the ledger tables alone")
+    tables = _timed(models.rebuild_tables)
+    say("rebuilding every read model, compliance findings included")
+    everything = _timed(models.rebuild)
     say("replaying the big project as of several moments")
     as_of = as_of_seconds(models, BIG_PROJECT)
     return {
         "events": events,
         "rates": {"raw_read_decode": raw, "rebuild_tables": events / tables,
-                  "rebuild_compliance": events / compliance,
-                  "rebuild_all": events / (tables + compliance)},
+                  "rebuild_all": events / everything},
         "ratios": {"rebuild_tables": events / tables / raw,
-                   "rebuild_all": events / (tables + compliance) / raw},
+                   "rebuild_all": events / everything / raw},
         "target_ratio": TARGET_RATIO,
-        "meets_target": events / tables / raw >= TARGET_RATIO,
+        "meets_target": events / everything / raw >= TARGET_RATIO,
+        # 2: the findings were judged in a forked child, next to the tables (wall clock)
+        "rebuild_all_processes": 2 if models.rebuilds_in_parallel() else 1,
         "as_of": {"project_events": models.facts(BIG_PROJECT)[0].version,
                   "seconds_worst": max(as_of), "seconds_each": as_of},
     }

@@ -15,6 +15,7 @@ PostgreSQL); the read models speak in chain positions, found through `ledger_cha
 from __future__ import annotations
 
 import gc
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -180,6 +181,16 @@ class Projector:
 
 _gc_lock = threading.Lock()
 _gc_holders = 0
+
+
+def _forked() -> None:
+    """A forked child (parallel.py) starts with no batch of its own in progress, and with
+    a fresh lock: another thread of the parent may have held it at the fork."""
+    global _gc_lock, _gc_holders
+    _gc_lock, _gc_holders = threading.Lock(), 0
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 @contextmanager

@@ -8,11 +8,13 @@
 Every query first catches up with the log (cheap when nothing is new: two indexed reads),
 so a user always sees their own write. Two projections are kept, each with its own
 tracking row: the ledger tables, and the compliance findings (which cost more to judge
-and are caught up only when asked for).
+and are caught up only when asked for). Being independent, a rebuild runs them side by
+side: the tables here, the findings in a forked child (parallel.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from domain import earned_value
 from domain.common import ROLES
 from domain.errors import NotFoundError, ValidationError
 from domain.money import ZERO
-from domain.readmodels import asof
+from domain.readmodels import asof, parallel
 from domain.readmodels.audit import AuditTrails
 from domain.readmodels.findings import (
     DAY_KEY,
@@ -81,34 +83,75 @@ class ReadModels:
         """Bring the ledger tables up to the end of the log; returns positions processed."""
         return self.ledger.catch_up(progress, limit)
 
-    def catch_up_compliance(self, progress: Progress | None = None) -> int:
+    def catch_up_compliance(self, progress: Progress | None = None, batch: int | None = None) -> int:
         """Bring the compliance findings up to the end of the log (and to today)."""
-        done = self.compliance.catch_up(progress)
+        done = self.compliance.catch_up(progress, batch=batch)
         rows = self.store.fetch("SELECT value FROM {meta} WHERE name = ?", (DAY_KEY,))
         if self._findings.stale(rows[0][0] if rows else None):
             self.compliance.refresh()  # time-based rules: judged again on a new day
         return done
 
     def rebuild(self, progress: Progress | None = None) -> int:
-        """Drop every read model and its tracking row, then rebuild all from position 1."""
-        done = self.rebuild_tables(progress)
-        self.catch_up_compliance(progress)
+        """Drop every read model and its tracking row, then rebuild all from position 1:
+        the ledger tables here while a forked child judges compliance (its own tracking
+        row, its own connections) on the other core. Returns the tables' positions."""
+        self._drop()
+        if not self.rebuilds_in_parallel():
+            done = self._load_tables(progress)
+            # One batch: the findings are judged (and written) once, not once per batch.
+            self.catch_up_compliance(progress, batch=REBUILD_BATCH)
+            return done
+        with self.compliance.exclusive():  # this process waits for the child's findings
+            child = parallel.start(self._rebuild_compliance_alone)
+            try:
+                done = self._load_tables(progress)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    child.result()  # never left running; the tables' failure is the news
+                raise
+            child.result(progress)
+            self.compliance.projection.reset()  # moved by the child: replayed when next read
         return done
 
     def rebuild_tables(self, progress: Progress | None = None) -> int:
         """`rebuild` but for the compliance findings (they are judged on their own): drop
         the tables, load them from position 1 in large batches, then index them."""
+        self._drop()
+        return self._load_tables(progress)
+
+    def _drop(self) -> None:
         with self.ledger.exclusive(), self.compliance.exclusive():
             self.store.drop_and_recreate([self.ledger.name, self.compliance.name], indexes=False)
             self.ledger.projection.reset(hard=True)
             self.compliance.projection.reset(hard=True)
             self.audits.clear()
+
+    def _load_tables(self, progress: Progress | None) -> int:
         try:
             # Bigger batches than a catch-up's: fewer commits and project-state loads,
             # and nobody waits on a rebuild.
             return self.ledger.catch_up(progress, batch=REBUILD_BATCH)
         finally:
             self.store.create_indexes()
+
+    def rebuilds_in_parallel(self) -> bool:
+        """Whether `rebuild` judges compliance in a forked child: fork and a second CPU
+        are available, and the child can open the same database (a file or a server,
+        not SQLite in memory)."""
+        backend = getattr(self.app, "backend", None)
+        path = backend.sqlite_path if backend is not None else None
+        return (parallel.available() and backend is not None
+                and (path is None or str(path) not in ("", ":memory:")))
+
+    def _rebuild_compliance_alone(self, progress: Progress | None = None) -> int:
+        """In the forked child: the compliance findings from position 1, in one batch,
+        through an application of its own (a fork must not use the parent's connections)."""
+        app = type(self.app)(self.app.backend)
+        try:
+            models = ReadModels(app, evaluator=self._findings.factory, clock=self.clock)
+            return models.catch_up_compliance(progress, batch=REBUILD_BATCH)
+        finally:
+            app.close()
 
     def follow(self, stop: threading.Event, poll: float = 1.0) -> None:
         """Keep both projections up to date until `stop` is set (a worker thread's loop)."""

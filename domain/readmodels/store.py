@@ -265,9 +265,10 @@ def copy_text(rows: Sequence[Sequence[Any]]) -> bytes:
     for row in rows:
         line = "\t".join([v if type(v) is str else "\\N" if v is None
                           else str(v) if type(v) is int else "\x00" for v in row])
-        # Rare: a value to escape (or not a plain str/int), found on the whole line.
-        if "\\" in line or "\n" in line or "\r" in line or "\x00" in line \
-                or line.count("\t") != len(row) - 1:
+        # Rare: a value to escape (or not a plain str/int), found on the whole line. Each
+        # NULL's `\N` is one backslash: more than that is a value's.
+        if ("\\" in line and line.count("\\") != row.count(None)) or "\n" in line \
+                or "\r" in line or "\x00" in line or line.count("\t") != len(row) - 1:
             line = "\t".join(_copy_field(v) for v in row)
         lines.append(line)
     lines.append("")

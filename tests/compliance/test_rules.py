@@ -775,3 +775,12 @@ def test_a_real_ledger_streamed_through_the_evaluator(world):
         ("ROLE-001", CODE, (own,)),  # the PM holds no fiscal role
         ("RPT-002", CODE, (late,)),  # 3,000.00 spent, nothing earned yet: CPI 0
     ]
+
+
+def test_the_split_purchase_window_ends_at_the_last_representable_date():
+    from datetime import date
+
+    from domain.compliance.evaluator import _days_after
+
+    assert _days_after(date(2025, 1, 1), 14) == date(2025, 1, 15)
+    assert _days_after(date.max - timedelta(days=3), 14) == date.max

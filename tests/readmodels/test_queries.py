@@ -201,3 +201,5 @@ def test_rows_with_tabs_newlines_and_backslashes_are_stored_as_they_are(any_worl
     assert {k: rows[k] for k, _ in awkward} == {k: v if v is not None else "" for k, v in awkward}
     from domain.readmodels.store import copy_text
     assert copy_text([(1, None, "a\tb", True)]) == b"1\t\\N\ta\\tb\t1\n"
+    # A NULL next to a value with a backslash: the value is escaped, the NULL is not.
+    assert copy_text([(None, "a\\b", None), (None, "ab")]) == b"\\N\ta\\\\b\t\\N\n\\N\tab\n"

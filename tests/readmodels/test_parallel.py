@@ -1,0 +1,71 @@
+"""A rebuild judges compliance in a forked child next to the tables: the same rows as in
+one process, its progress passed on, and its failure reported -- SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from domain.readmodels import parallel
+from domain.readmodels.store import ReadModelError
+from tests.domain.helpers import World
+from tests.readmodels.support import FakeEvaluator, dump, models_for
+from tests.readmodels.test_tracking import history
+
+
+def test_a_forked_rebuild_writes_what_one_process_writes(any_world: World,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    history(any_world)
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)  # forked even on a one-CPU runner
+    said: list[tuple[int, int]] = []
+    forked = models_for(any_world.app, evaluator=FakeEvaluator)
+    assert forked.rebuilds_in_parallel()
+    forked.rebuild(lambda done, total: said.append((done, total)))
+    in_child = dump(forked)
+    size = any_world.app.size()
+    assert in_child["tracking"][0][0] > 0 and in_child["findings"]
+    assert said[-1] == (size, size) and said.count((size, size)) == 2  # tables, then findings
+    assert forked.findings() != []  # the parent reads (and re-feeds) what the child wrote
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    alone = models_for(any_world.app, evaluator=FakeEvaluator)
+    alone.rebuild()
+    assert dump(alone) == in_child
+    monkeypatch.undo()
+    monkeypatch.setattr(parallel, "_cpus", lambda: 1)
+    one_core = models_for(any_world.app, evaluator=FakeEvaluator)
+    assert not one_core.rebuilds_in_parallel()
+    one_core.rebuild()
+    assert dump(one_core) == in_child
+
+
+class BrokenEvaluator(FakeEvaluator):
+    def apply(self, position: int, recorded_at: datetime, event: Any) -> None:
+        raise RuntimeError("rules engine broke")
+
+
+def test_a_failure_in_the_child_is_raised_in_the_parent(any_world: World,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    history(any_world)
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)
+    models = models_for(any_world.app, evaluator=BrokenEvaluator)
+    with pytest.raises(ReadModelError, match="rules engine broke"):
+        models.rebuild()
+    after = dump(models)
+    assert after["tracking"][0][0] > 0  # the tables were rebuilt meanwhile
+    assert after["findings"] == [] and after["tracking"][0][1] == 0  # no findings half-written
+
+
+def test_a_child_that_dies_without_a_word_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)
+
+    def die(say: Any) -> None:
+        import os
+
+        os._exit(3)
+
+    with pytest.raises(ReadModelError, match="ended without a result"):
+        parallel.start(die).result()
