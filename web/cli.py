@@ -244,6 +244,10 @@ from web.report_commands import COMMANDS as REPORT_COMMANDS  # noqa: E402
 for _command in REPORT_COMMANDS:  # report, compliance, replay, projections
     cli.add_command(_command)
 
+from web.loadtest.command import loadtest_command  # noqa: E402
+
+cli.add_command(loadtest_command)
+
 
 def main() -> None:
     cli(prog_name="pmo-ledger")

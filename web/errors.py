@@ -177,6 +177,8 @@ def _too_large_message() -> str:
 
 def describe(error: BaseException) -> tuple[int, dict[str, Any]]:
     """(HTTP status, {"code", "message", "errors"}) for any exception."""
+    if is_unavailable(error):  # first: a domain error caused by a lost connection is a 503
+        return 503, {"code": "backend-unavailable", "message": UNAVAILABLE, "errors": {}}
     if isinstance(error, DomainError):
         body = error.as_dict()
         body["code"] = HTTP_CODE.get(error.code, error.code)
@@ -190,8 +192,6 @@ def describe(error: BaseException) -> tuple[int, dict[str, Any]]:
         return 401, {"code": "unauthorised", "message": error.message, "errors": {}}
     if isinstance(error, TooManyAttempts):
         return 429, {"code": error.code, "message": error.message, "errors": {}}
-    if is_unavailable(error):
-        return 503, {"code": "backend-unavailable", "message": UNAVAILABLE, "errors": {}}
     if isinstance(error, LedgerError):
         code = HTTP_CODE.get(error.code, error.code)
         return STATUS.get(code, 500), {"code": code, "message": str(error), "errors": {}}

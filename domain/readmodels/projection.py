@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from eventsourcing.persistence import InterfaceError, OperationalError
+
 from domain.policy import DEFAULT_RULES, POLICY_ID, Policy, Rules
 from domain.project import Project
 from domain.readmodels import derive
@@ -147,6 +149,8 @@ class LedgerProjection:
             else:
                 last = run[-1].row.event_originator_version
                 project = self.app.repository.get(UUID(oid), version=last)
+        except (OperationalError, InterfaceError):
+            raise  # the database is unreachable: not a fault in the history (a 503)
         except Exception as e:
             # A hole or a forgery in the project's history: the figures would be wrong
             # from here on, so stop and say where rather than skip it.

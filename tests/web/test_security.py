@@ -202,18 +202,24 @@ def test_failures_leave_the_window(site: Site) -> None:
     assert guard.wait("ann", "10.1.1.3", now=1061.0) == 0
 
 
-@pytest.mark.parametrize("failure", ["library", "psycopg", "ledger"])
+@pytest.mark.parametrize("failure", ["library", "psycopg", "ledger", "read-models"])
 def test_an_unavailable_database_is_a_503_with_retry_after(
         site: Site, monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
     import psycopg
     from eventsourcing.persistence import OperationalError
 
+    from domain.readmodels.store import ReadModelError
     from domain.services import PMOApplication
     from ledger.errors import BackendUnavailableError
 
+    # Regression (tests/test_faults.py): a read-model error raised while the connection was
+    # lost came out as a 409 "read-models"; the lost connection is what matters.
+    wrapped = ReadModelError("position 9 does not apply to its project's history")
+    wrapped.__cause__ = OperationalError("couldn't get a connection after 1.00 sec")
     error = {"library": OperationalError("server closed the connection unexpectedly"),
              "psycopg": psycopg.OperationalError("connection refused"),
-             "ledger": BackendUnavailableError("cannot reach postgresql://db: refused")}[failure]
+             "ledger": BackendUnavailableError("cannot reach postgresql://db: refused"),
+             "read-models": wrapped}[failure]
     pm = site.as_user("pm")
     token = api_token(site.app.test_client(), "pm")
 

@@ -1,0 +1,234 @@
+"""Faults under load: `pmo-ledger serve` with the load test's locust mix (web/loadtest) running
+against it, while we
+
+(a) kill -9 one gunicorn worker, several times: the master replaces it and the server
+    keeps answering;
+(b) kill -9 the whole server (master and workers), several times, and start it again with
+    the same command: it comes back with no manual repair;
+(c) cut PostgreSQL away (a loopback hop we cut and restore: what a restart looks like to
+    the app, without restarting the PostgreSQL other tests share): requests get a clean
+    503, never a 500 or a traceback, and the app recovers by itself.
+
+After each: every write that got a 2xx is in the log at the position its answer gave, the
+chain verifies, nothing is half-written (no event outside the chain), the log grew by no
+more than the acknowledged writes plus the writes whose answer was lost, and the read
+models equal a rebuild. The ledger is a small one (the test cast, two projects) so a round
+is quick; the load driver's own test uses the demo portfolio."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.keys import PASSPHRASE_ENV
+from tests.conftest import PG_HOST, PG_PORT, pg_admin, require_postgres
+from tests.serving import PASSWORD, PW, TcpProxy, seed
+from web.loadtest.audit import audit
+from web.loadtest.driver import Options, finish_runner, log_size, prepare, runner_process
+from web.loadtest.server import Server, free_port
+
+USERS = 8
+WORKERS = 3
+KILLS = 3
+WRITES = ("submissions", "approvals")
+
+
+def options(seconds: float) -> Options:
+    return Options(users=USERS, seconds=seconds, workers=WORKERS, seed_demo=False,
+                   password=PASSWORD, env={PASSPHRASE_ENV: PW})
+
+
+def server_for(url: str, folder: Path) -> Server:
+    return Server(url, free_port(), workers=WORKERS, log_path=folder / "serve.log",
+                  env={PASSPHRASE_ENV: PW})
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Load:
+    """The locust mix running against `server` in its own process for `seconds`."""
+
+    def __init__(self, server: Server, folder: Path, seconds: float) -> None:
+        self.seconds = seconds
+        self.size_before = log_size(server.url)
+        plan = prepare(server.base, options(seconds))
+        self.proc, self.out = runner_process(plan, folder)
+        self.started = time.time()
+
+    def finish(self) -> dict[str, Any]:
+        return finish_runner(self.proc, self.out, self.seconds)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
+
+
+def failed_statuses(result: dict[str, Any]) -> set[int]:
+    return {status for _, status in result["failure_times"]}
+
+
+def failed_writes(result: dict[str, Any]) -> int:
+    return sum(result["categories"].get(c, {}).get("errors", 0) for c in WRITES)
+
+
+def acknowledged_after(result: dict[str, Any], instant: float) -> int:
+    return sum(1 for w in result["acknowledged"] if w["at"] > instant)
+
+
+def check_ledger(url: str, load: Load, result: dict[str, Any]) -> dict[str, Any]:
+    """Nothing acknowledged lost, nothing half-written, verify clean, read models = rebuild."""
+    report = audit(url, result["acknowledged"])
+    assert report["missing_count"] == 0, report["missing"]
+    assert report["unchained"] == [], "an event outside the chain: half-written"
+    assert report["verify"]["ok"], report["verify"]
+    assert report["read_models"]["equal"], report["read_models"]
+    grown = report["size"] - load.size_before
+    lost_answers = failed_writes(result)  # written, maybe, but the answer never came
+    assert len(result["acknowledged"]) <= grown <= len(result["acknowledged"]) + lost_answers
+    return report
+
+
+@pytest.fixture
+def load_holder() -> Iterator[list[Load]]:
+    """Loads started by a test, killed if the test fails half-way."""
+    loads: list[Load] = []
+    yield loads
+    for load in loads:
+        load.stop()
+
+
+# (a) a worker killed ---------------------------------------------------------------------------
+
+
+def test_killed_workers_lose_no_acknowledged_write(backend_url: str, tmp_path: Path,
+                                                   load_holder: list[Load]) -> None:
+    seed(backend_url)
+    server = server_for(backend_url, tmp_path).start()
+    master = server.proc.pid
+    rng = random.Random(6)
+    try:
+        load = Load(server, tmp_path, seconds=16)
+        load_holder.append(load)
+        victims = []
+        for _ in range(KILLS):
+            time.sleep(3)
+            victim = rng.choice(server.workers())
+            server.kill_worker(victim)
+            victims.append(victim)
+            wait_for(lambda v=victim: len(server.workers()) == WORKERS and v not in server.workers(),
+                     30, "the master to replace the killed worker")
+        last_kill = time.time()
+        result = load.finish()
+        assert server.proc.poll() is None and server.proc.pid == master, "the same master throughout"
+        assert not set(victims) & set(server.workers())
+    finally:
+        assert server.stop() == 0, server.log()[-3000:]
+
+    # Only the killed workers' connections failed (no answer), nothing else, and the writes
+    # went on after the last kill.
+    assert failed_statuses(result) <= {0}, result["failure_samples"][:10]
+    assert result["failures"] <= KILLS * USERS, result["failure_samples"][:10]
+    assert acknowledged_after(result, last_kill) > 0
+    assert "Traceback" not in server.log()
+    check_ledger(backend_url, load, result)
+
+
+# (b) the whole server killed ----------------------------------------------------------------------
+
+
+def test_killed_server_comes_back_with_every_acknowledged_write(backend_url: str, tmp_path: Path,
+                                                                load_holder: list[Load]) -> None:
+    seed(backend_url)
+    server = server_for(backend_url, tmp_path).start()
+    try:
+        load = Load(server, tmp_path, seconds=30)
+        load_holder.append(load)
+        for _ in range(KILLS):
+            time.sleep(3)
+            server.kill_all()  # mid-load: the master first, then every worker
+            assert not server.answers()
+            server.start()  # the same command, same port; no repair in between
+        back = time.time()
+        result = load.finish()
+    finally:
+        assert server.stop() == 0, server.log()[-3000:]
+
+    assert server.starts == 1 + KILLS
+    # While it was down, clients got no answer; never an error answer.
+    assert failed_statuses(result) <= {0}, result["failure_samples"][:10]
+    assert acknowledged_after(result, back) > 0, "writes resumed after the last restart"
+    assert "Traceback" not in server.log()
+    check_ledger(backend_url, load, result)
+
+
+# (c) PostgreSQL going away under load ------------------------------------------------------------
+
+
+@pytest.fixture
+def cuttable_postgres() -> Iterator[tuple[TcpProxy, str, str]]:
+    """A fresh schema reached through a TcpProxy: (proxy, URL through it, direct URL)."""
+    require_postgres()
+    schema = f"t_faults_{uuid.uuid4().hex[:12]}"
+    pg_admin(f'CREATE SCHEMA "{schema}"')
+    direct = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test?schema={schema}"
+    try:
+        with TcpProxy(PG_PORT) as proxy:
+            yield proxy, (f"postgresql://postgres@{PG_HOST}:{proxy.port}/test?schema={schema}"
+                          "&connect_timeout=1"), direct
+    finally:
+        pg_admin(f"SET lock_timeout = '20s'; DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")
+
+
+OUTAGE_SECONDS = 14  # longer than the library's retries (10 x connect_timeout=1 s)
+
+
+def test_postgres_outage_under_load_is_503_then_recovers(
+        cuttable_postgres: tuple[TcpProxy, str, str], tmp_path: Path, load_holder: list[Load]) -> None:
+    proxy, url, direct = cuttable_postgres
+    seed(url)
+    server = server_for(url, tmp_path).start()
+    try:
+        load = Load(server, tmp_path, seconds=4 + OUTAGE_SECONDS + 14)
+        load_holder.append(load)
+        time.sleep(4)
+        cut = time.time() - load.started
+        proxy.cut()  # every connection dropped, new ones refused: a restart, as the app sees it
+        time.sleep(OUTAGE_SECONDS)
+        proxy.restore()
+        restored = time.time()
+        result = load.finish()
+        assert server.proc.poll() is None, "the server was never restarted"
+    finally:
+        assert server.stop() == 0, server.log()[-3000:]
+
+    failures = result["failure_samples"]
+    assert failures, "the outage was seen by the clients"
+    assert failed_statuses(result) == {503}, [f for f in failures if f["status"] != 503][:10]
+    for f in failures:
+        assert "Traceback" not in f["detail"], f
+        if "/api/" in f["name"] or f["name"].startswith(("submit", "approve")):
+            assert '"backend-unavailable"' in f["detail"], f
+        else:
+            assert f["detail"].startswith("page backend-unavailable:"), f
+    assert min(t for t, _ in result["failure_times"]) >= cut - 0.5
+    # Recovered by itself: writes acknowledged after the restore, and none of the last
+    # requests failed.
+    assert acknowledged_after(result, restored) > 0
+    assert max(t for t, _ in result["failure_times"]) < result["seconds"] - 5
+    log = server.log()
+    assert "database unavailable on" in log and "Traceback" not in log, log[-3000:]
+    check_ledger(direct, load, result)

@@ -1,0 +1,127 @@
+"""What must hold after a load (or a crash) once the server has stopped.
+
+    report = audit(url, acknowledged)   # acknowledged: the runner's 2xx writes
+    report["ok"]                        # every check below passed
+
+- `verify --json` (the command an operator runs) is clean;
+- no stored event outside the chain (nothing half-written);
+- every acknowledged write is in the log at the position its answer gave, on its project,
+  naming its item (an answer that gave no position: the item's event is found by id);
+- the read models, caught up, equal a rebuild from position 1: the portfolio, budget and
+  variance reports and the compliance findings, as the CLI prints them in JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from domain.project import project_id
+from ledger.application import open_ledger
+from ledger.recorders import unchained_rows
+
+REPO = Path(__file__).resolve().parents[2]
+READ_MODEL_REPORTS = (
+    ("report", "portfolio", "--format", "json"),
+    ("report", "budget", "--format", "json"),
+    ("report", "variance", "--format", "json"),
+    ("compliance", "--format", "json"),
+)
+
+
+def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`pmo-ledger ARGS` in a subprocess, output captured."""
+    return subprocess.run([sys.executable, "-c", "from web.cli import main; main()", *args],
+                          cwd=REPO, env=dict(os.environ), capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def audit(url: str, acknowledged: list[dict[str, Any]], *, rebuild: bool = True) -> dict[str, Any]:
+    report: dict[str, Any] = {"verify": verify(url), **log_checks(url, acknowledged)}
+    if rebuild:
+        report["read_models"] = read_models_equal_rebuild(url)
+    report["ok"] = (report["verify"]["ok"] and not report["unchained"] and not report["missing"]
+                    and (not rebuild or report["read_models"]["equal"]))
+    return report
+
+
+def verify(url: str) -> dict[str, Any]:
+    done = cli("verify", "--db", url, "--json")
+    try:
+        doc = json.loads(done.stdout)
+    except ValueError:
+        return {"ok": False, "exit": done.returncode, "error": done.stderr[-2000:]}
+    return {"ok": done.returncode == 0 and doc.get("ok") is True, "exit": done.returncode,
+            "events": doc.get("events"), "faults": doc.get("faults", [])[:20],
+            "head": doc.get("head")}
+
+
+def log_checks(url: str, acknowledged: list[dict[str, Any]]) -> dict[str, Any]:
+    app = open_ledger(url)
+    try:
+        size = app.size()
+        unchained = [row._asdict() for row in unchained_rows(app.recorder)]
+        rows = {r.position: r for r in app.read_chain(1, size)} if size else {}
+    finally:
+        app.close()
+    missing = [w for w in acknowledged if not _logged(w, rows)]
+    return {"size": size, "acknowledged": len(acknowledged), "missing": missing[:50],
+            "missing_count": len(missing), "unchained": [_plain(u) for u in unchained][:50]}
+
+
+def _logged(write: dict[str, Any], rows: dict[int, Any]) -> bool:
+    """The acknowledged write's event: at its position (or, without one, anywhere)."""
+    wanted = project_id(write["project"])
+    candidates = [rows.get(write["position"])] if write.get("position") else rows.values()
+    return any(row is not None and UUID(str(row.originator_id)) == wanted
+               and _payload(row).get(write["key"]) == write["id"] for row in candidates)
+
+
+def _payload(row: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(bytes(row.state)) if row.state is not None else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v if isinstance(v, (int, str)) else str(v)) for k, v in row.items()}
+
+
+def read_models_equal_rebuild(url: str) -> dict[str, Any]:
+    """The reports before and after `projections rebuild`: equal, or the first difference."""
+    before = _reports(url)
+    rebuilt = cli("projections", "rebuild", "--db", url)
+    after = _reports(url)
+    differ = [name for name in before if before[name] != after[name]]
+    return {"equal": rebuilt.returncode == 0 and not differ, "rebuild_exit": rebuilt.returncode,
+            "compared": list(before), "differ": differ,
+            "first_difference": _first_difference(before, after, differ)}
+
+
+def _reports(url: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for args in READ_MODEL_REPORTS:
+        done = cli(*args, "--db", url)
+        name = " ".join(args[:2]) if args[0] == "report" else args[0]
+        out[name] = json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr[-500:]}
+    return out
+
+
+def _first_difference(before: dict[str, Any], after: dict[str, Any], differ: list[str]) -> Any:
+    if not differ:
+        return None
+    name = differ[0]
+    a, b = before[name], after[name]
+    if isinstance(a, list) and isinstance(b, list):
+        for x, y in zip(a, b, strict=False):
+            if x != y:
+                return {"report": name, "read_model": x, "rebuilt": y}
+        return {"report": name, "read_model_rows": len(a), "rebuilt_rows": len(b)}
+    return {"report": name, "read_model": str(a)[:500], "rebuilt": str(b)[:500]}

@@ -1,0 +1,131 @@
+"""`pmo-ledger serve` as a subprocess on a loopback port: start, wait, stop, or kill.
+
+    server = Server(url, port, workers=4, log_path=Path("serve.log")).start()
+    server.workers()      # the gunicorn master's children (its workers)
+    server.kill_all()     # SIGKILL the master and every worker (a crash, not a stop)
+    server.start()        # the same command again, on the same port
+    server.stop()         # SIGTERM: graceful
+
+Used by the load driver and by the fault tests, which kill it in the middle of a load.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, url: str, port: int, *, workers: int, threads: int = 4,
+                 log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.url, self.port, self.workers_wanted, self.threads = url, port, workers, threads
+        self.log_path, self.env = log_path, env or {}
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", "from web.cli import main; main()", "serve", "--db", self.url,
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--workers", str(self.workers_wanted), "--threads", str(self.threads)]
+
+    def start(self, ready_timeout: float = 120) -> Server:
+        """Start (again: the log is appended to) and wait until every worker answers."""
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(self.command(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                         env={**os.environ, **self.env})
+        self.starts += 1
+        self.wait_ready(ready_timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"serve exited {self.proc.returncode}:\n{self.log()[-3000:]}")
+            if len(self.workers()) >= self.workers_wanted and self.answers():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"serve did not answer within {timeout}s:\n{self.log()[-3000:]}")
+
+    def answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.base + "/signin", timeout=5) as r:
+                return r.status == 200
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def workers(self) -> list[int]:
+        """The master's child processes, from /proc (Linux)."""
+        if self.proc is None:
+            return []
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        try:
+            return [int(p) for p in path.read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            return []
+
+    def kill_worker(self, pid: int) -> None:
+        os.kill(pid, signal.SIGKILL)
+
+    def kill_all(self) -> None:
+        """SIGKILL the master first (so it cannot replace anyone), then its workers."""
+        assert self.proc is not None
+        workers = self.workers()
+        self.proc.send_signal(signal.SIGKILL)
+        for pid in workers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(30)
+        for pid in workers:  # gone once the kernel reaped them (init adopts orphans)
+            _wait_gone(pid, 30)
+
+    def stop(self, timeout: float = 60) -> int | None:
+        """SIGTERM and wait (graceful); SIGKILL if it does not stop in time."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill_all()
+            return None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z"):
+                return  # a zombie holds no socket or lock
+        except (FileNotFoundError, IndexError):
+            return
+        time.sleep(0.05)
