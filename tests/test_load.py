@@ -1,4 +1,4 @@
-"""`pmo-ledger loadtest` end to end, briefly (8 clients, 8 s, 2 workers, SQLite): the demo
+"""`pmo-ledger loadtest` end to end, briefly (8 clients, 8 s, 2 workers, SQLite and PostgreSQL): the demo
 portfolio served by gunicorn, the locust mix of reads, submissions and approvals, then the
 audit. Asserts correctness only -- zero errors, every acknowledged write in the log,
 `verify` clean, read models equal to a rebuild; latency belongs to the benchmark figures
@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import PG_ADMIN_DSN, require_postgres
 from tests.serving import cli
 from web.loadtest.stats import Book, is_ok, percentile
 
@@ -28,9 +31,12 @@ def test_percentiles_are_exact_nearest_rank() -> None:
     assert figures["setup"]["errors"] == 0 and is_ok(302, "setup sign-in") and not is_ok(302, "read /")
 
 
-def test_loadtest_command_runs_clean(tmp_path: Path) -> None:
-    done = cli("loadtest", "--backend", "sqlite", "--users", "8", "--seconds", "8", "--workers", "2",
-               "--folder", str(tmp_path), "--json", timeout=300)
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_loadtest_command_runs_clean(tmp_path: Path, backend: str) -> None:
+    if backend == "postgresql":
+        require_postgres()  # a fresh schema of its own, dropped afterwards
+    done = cli("loadtest", "--backend", backend, "--pg-admin", PG_ADMIN_DSN, "--users", "8",
+               "--seconds", "8", "--workers", "2", "--folder", str(tmp_path), "--json", timeout=300)
     assert done.stdout, done.stderr[-3000:]
     report = json.loads(done.stdout)
     assert report["errors"] == dict.fromkeys(("reads", "submissions", "approvals", "baseline", "setup"), 0), \
@@ -38,6 +44,7 @@ def test_loadtest_command_runs_clean(tmp_path: Path) -> None:
     cats = report["categories"]
     for name in ("reads", "submissions", "approvals", "baseline"):
         assert cats[name]["requests"] > 0 and cats[name]["p95_ms"] is not None, name
+    assert report["backend"] == backend
     assert 50 < report["mix"]["reads_percent"] < 90, report["mix"]
 
     log, audit = report["log"], report["audit"]
