@@ -98,6 +98,9 @@ MONEY = FINANCIAL | {"ExpenditureReversed", "ChangeRequestApproved"}
 BUSINESS_DATE = {"ExpenditureSubmitted": "invoice_date", "ProgressReported": "as_of",
                  "MilestoneAccepted": "accepted_on", "StatusReportPublished": "period_end"}
 
+# The acts `_common` has anything to check for.
+_COMMON = APPROVING | set(BUSINESS_DATE) | FINANCIAL | BASELINE
+
 DESCRIBE = {
     "Chartered": "chartered {code}", "CharterAmended": "amended the charter",
     "DeliverableAdded": "added deliverable {deliverable}",
@@ -301,7 +304,8 @@ class ComplianceEvaluator:
                       f"({e.originator_id}) that was never chartered", (pos,))
             return
         self._check_role(t, pos, e, name)
-        self._common(t, pos, at, e, name)
+        if name in _COMMON:  # most acts (risk reassessments...) are none of these
+            self._common(t, pos, at, e, name)
         handler = _HANDLERS.get(name)
         if handler is not None:
             handler(self, t, pos, at, e)

@@ -20,6 +20,8 @@ from datetime import date, datetime
 from typing import Any
 
 from domain import clock as domain_clock
+from domain.compliance import ComplianceEvaluator
+from domain.readmodels.decode import EventReader
 from domain.readmodels.projection import Item
 from domain.readmodels.store import ReadStore, Writer
 from domain.readmodels.views import FindingRow
@@ -29,8 +31,8 @@ DAY_KEY = "compliance_day"
 
 
 def default_evaluator(now: datetime) -> Any:
-    from domain.compliance import ComplianceEvaluator
-
+    # Imported with this module, not when first judged: a rebuild judges in a forked
+    # child, which would otherwise import (without bytecode files, compile) it each time.
     return ComplianceEvaluator(now=now)
 
 
@@ -40,6 +42,7 @@ class ComplianceProjection:
     def __init__(self, store: ReadStore, factory: EvaluatorFactory = default_evaluator,
                  clock: Callable[[], datetime] | None = None) -> None:
         self.store = store
+        self.decode = EventReader(store.app.mapper)  # what the runner reads positions with
         self.factory = factory
         self.clock = clock or domain_clock.now
         self.at = 0
