@@ -60,6 +60,8 @@ class DatetimeAsUTC(Transcoding):
     name = "datetime"
 
     def encode(self, obj: datetime) -> str:
+        if obj.tzinfo is UTC:  # the usual case, one C call: the same text with "+00:00" cut off
+            return obj.isoformat(timespec="microseconds")[:-6] + "Z"
         if obj.tzinfo is None or obj.utcoffset() is None:
             raise CanonicalEncodingError(f"datetime {obj!r} has no time zone; times are UTC")
         if obj.tzinfo is not UTC:
@@ -100,9 +102,10 @@ class CanonicalJSONTranscoder(Transcoder):
         # Types the fast path may hand to the C encoder as they are: plain scalars, and
         # registered types whose standard transcoding gives a plain string.
         self._leaf_types: set[type] = {str, bool, type(None)}
-        # Flattest path (an event's state: one dict of scalars): encoded prefix per key,
-        # (encode, tail) per leaf type.
-        self._flat_keys: dict[str, str] = {}
+        # Flattest path (an event's state: one dict of scalars): per key set, in the
+        # order the dict holds them (one per event class), its keys sorted with their
+        # encoded prefixes; (encode, tail) per leaf type.
+        self._flat_shapes: dict[tuple[Any, ...], tuple[tuple[str, str], ...] | None] = {}
         self._flat_tags: dict[type, tuple[Any, str]] = {}
         self._encoder = json.JSONEncoder(
             default=self._tag, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
@@ -201,36 +204,44 @@ class CanonicalJSONTranscoder(Transcoder):
         ensure_ascii=False)`: keys sorted, strings through the same `encode_basestring`,
         ints by `repr`, registered types tagged `{"_data_":...,"_type_":...}`.
         """
-        keys, tags, esc = self._flat_keys, self._flat_tags, _json_string
         try:
-            ordered = sorted(d)
-        except TypeError:  # keys of mixed types
+            shape = self._flat_shapes.get(tuple(d))
+        except TypeError:  # an unhashable key cannot be in a dict; kept for safety
             return None
+        if shape is None:
+            shape = self._flat_shape(d)
+            if shape is None:
+                return None
+        tags, esc = self._flat_tags, _json_string
         parts = []
-        for k in ordered:
-            prefix = keys.get(k)
-            if prefix is None:
-                if type(k) is not str or not k.isascii() or len(keys) > 10_000:
-                    return None
-                prefix = keys[k] = esc(k) + ":"
+        append = parts.append
+        for k, prefix in shape:
             v = d[k]
             t = type(v)
             if t is str:
-                parts.append(prefix + esc(v))
+                append(prefix + esc(v))
             elif v is None:
-                parts.append(prefix + "null")
+                append(prefix + "null")
             elif t is bool:
-                parts.append(prefix + ("true" if v else "false"))
+                append(prefix + ("true" if v else "false"))
             elif t is int and -_MAX_SAFE <= v <= _MAX_SAFE:
-                parts.append(prefix + repr(v))
+                append(prefix + repr(v))
             else:
                 tag = tags.get(t)
                 if tag is None:
                     return None
-                parts.append(prefix + '{"_data_":' + esc(tag[0](v)) + tag[1])
-        if len(parts) != len(d):
-            return None
+                append(prefix + '{"_data_":' + esc(tag[0](v)) + tag[1])
         return "{" + ",".join(parts) + "}"
+
+    def _flat_shape(self, d: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:
+        """(key, encoded key + ":") in canonical order, when every key is ASCII text (then
+        sorted by code point is sorted by UTF-16 unit); remembered per key set."""
+        if not all(type(k) is str and k.isascii() for k in d):
+            return None
+        shape = tuple((k, _json_string(k) + ":") for k in sorted(d))
+        if len(self._flat_shapes) < 10_000:  # bounded: key sets are few (one per event class)
+            self._flat_shapes[tuple(d)] = shape
+        return shape
 
     def _fast(self, o: Any) -> bool:
         """True when `o` holds only ASCII-keyed dicts, lists, safe integers and leaf types."""

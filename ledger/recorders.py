@@ -58,10 +58,17 @@ HEAD_SQL = "SELECT position, chain_hash FROM {chain} ORDER BY position DESC LIMI
 SQLITE_HEAD_SQL = (
     "SELECT rowid, chain_hash FROM {events} WHERE chain_hash IS NOT NULL ORDER BY rowid DESC LIMIT 1"
 )
-SQLITE_RING_AND_HEAD_SQL = (
-    "SELECT (SELECT MAX(originator_version) FROM {events} WHERE originator_id = ?), "
-    "h.rowid, h.chain_hash FROM (SELECT 1) LEFT JOIN (" + SQLITE_HEAD_SQL + ") h ON 1"
+# The chain head's row carries the other two as subqueries (cheaper than joining
+# the head onto a one-row select); the largest row id is what this save's rows follow.
+_SQLITE_RING_AND_MAX = (
+    "(SELECT MAX(originator_version) FROM {events} WHERE originator_id = ?), "
+    "(SELECT MAX(rowid) FROM {events})"
 )
+SQLITE_RING_AND_HEAD_SQL = (
+    "SELECT rowid, chain_hash, " + _SQLITE_RING_AND_MAX + " FROM {events} "
+    "WHERE chain_hash IS NOT NULL ORDER BY rowid DESC LIMIT 1"
+)
+SQLITE_RING_NO_HEAD_SQL = "SELECT NULL, NULL, " + _SQLITE_RING_AND_MAX  # no chained row yet
 SQLITE_INSERT_SQL = (
     "INSERT INTO {events} (originator_id, originator_version, topic, state, key_id, signature, "
     "chain_hash) VALUES (?,?,?,?,?,?,?)"
@@ -100,7 +107,14 @@ def sign_events(stored_events: Sequence[StoredEvent], signer: Any) -> list[tuple
         raise MissingSignerError(
             "refusing to record unsigned events: pass signer=<the acting person's Signer>"
         )
-    hashes = [record_hash(str(s.originator_id), s.originator_version, s.topic, s.state) for s in stored_events]
+    hashes = []
+    oid: Any = None
+    text = ""
+    for s in stored_events:
+        if s.originator_id is not oid:  # a save's events mostly share one id: its text once
+            oid = s.originator_id
+            text = str(oid)
+        hashes.append(record_hash(text, s.originator_version, s.topic, s.state))
     return list(zip(hashes, signer.sign_many(hashes), strict=True))
 
 
@@ -316,35 +330,43 @@ class SignedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainQueries):
         key = kwargs["signer"].key_id
         try:
             with self.datastore.transaction(commit=True) as c:  # BEGIN IMMEDIATE: locked
-                key_check = kwargs.get("key_check")
-                if key_check is None:
-                    c.execute(self.q(SQLITE_HEAD_SQL))
-                    head = _head(c.fetchone())
-                else:  # the key ring's version before this save, and the chain head
-                    c.execute(self.q(SQLITE_RING_AND_HEAD_SQL), (KEYRING_ID.hex,))
+                # The chain head, the key ring's version before this save, the last row id.
+                c.execute(self.q(SQLITE_RING_AND_HEAD_SQL), (KEYRING_ID.hex,))
+                row = c.fetchone()
+                if row is None:
+                    c.execute(self.q(SQLITE_RING_NO_HEAD_SQL), (KEYRING_ID.hex,))
                     row = c.fetchone()
-                    key_check(row[0])
-                    head = _head(row[1:]) if row[1] is not None else None
-                ids = self._insert_chained(c, stored_events, signed, head, key)
+                key_check = kwargs.get("key_check")
+                if key_check is not None:
+                    key_check(row[2])
+                head = _head(row) if row[0] is not None else None
+                ids = self._insert_chained(c, stored_events, signed, head, key, row[3] or 0)
         except IntegrityError as e:
             raise VersionConflictError(_conflict_message(stored_events)) from e
         return ids
 
     def _insert_chained(self, c: Any, stored_events: Sequence[StoredEvent], signed: Sequence[tuple[bytes, bytes]],
-                        head: tuple[int, bytes] | None, key: str) -> list[int]:
-        # One row per event with its signature and link. The library's cursor wrapper is
-        # bypassed for the per-row work (its errors are translated when the transaction
-        # ends, as the library's own insert relies on).
-        execute, cursor, sql = c.sqlite_cursor.execute, c.sqlite_cursor, self.insert_events_statement
-        position, previous = head if head else (0, GENESIS_HASH)
-        ids = []
+                        head: tuple[int, bytes] | None, key: str, last_rowid: int) -> list[int]:
+        # One row per event with its signature and link, all in one `executemany` (the
+        # loop over rows runs in C). The library's cursor wrapper is bypassed (its errors
+        # are translated when the transaction ends, as the library's own insert relies on).
+        cursor = c.sqlite_cursor
+        _, previous = head if head else (0, GENESIS_HASH)
+        rows = []
+        append = rows.append
         for s, (h, sig) in zip(stored_events, signed, strict=True):
             previous = chain_hash(previous, h, sig)
             oid = s.originator_id
-            execute(sql, (oid.hex if isinstance(oid, UUID) else oid, s.originator_version, s.topic, s.state,
-                          key, sig, previous))
-            ids.append(cursor.lastrowid)
-        return ids
+            append((oid.hex if isinstance(oid, UUID) else oid, s.originator_version, s.topic, s.state,
+                    key, sig, previous))
+        cursor.executemany(self.insert_events_statement, rows)
+        # Under the write lock SQLite gives each new row the largest row id + 1, so this
+        # save's rows are the next len(rows) ids; checked, not assumed (`executemany` sets
+        # no lastrowid): anything else is refused and the transaction rolls back.
+        first, last = last_rowid + 1, last_rowid + len(rows)
+        if rows and cursor.execute("SELECT last_insert_rowid()").fetchone()[0] != last:
+            raise LedgerError(f"rows were not stored at ids {first}..{last}: refusing to record")
+        return list(range(first, last + 1))
 
     def insert_presigned(self, batches: Iterable[Sequence[ChainRow]],
                          checkpoints: Sequence[tuple[int, str]] = ()) -> tuple[int, bytes]:

@@ -16,6 +16,7 @@ from ledger.errors import (
     KeyNotFoundError,
     KeyPassphraseError,
     KeyRevokedError,
+    LedgerError,
     MissingSignerError,
     NotAuthorisedToRegisterKeysError,
     VersionConflictError,
@@ -277,3 +278,20 @@ def test_timestamps_are_utc(ledger, alice):
     (ev,) = list(app.events.get(c.id))
     assert ev.timestamp.utcoffset() == timedelta(0)
     assert abs(ev.timestamp - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("backend_url", ["sqlite"], indirect=True)  # PostgreSQL: a sequence
+def test_rows_not_stored_at_the_next_ids_are_refused_and_nothing_is_written(ledger, alice):
+    """SQLite: a save's positions are its row ids, taken as the largest row id + 1 onward
+    (one `executemany`). Where SQLite would give other ids -- past the largest row id it can
+    hold, it picks free ids at random -- the save is refused and rolled back."""
+    app, _ = ledger
+    app.recorder.execute(  # an unchained row at the largest row id SQLite can hold
+        "INSERT INTO {events} (rowid, originator_id, originator_version, topic, state) "
+        "VALUES (9223372036854775807, 'filler', 1, 'filler', x'00')")
+    before = snapshot_of_tables(app)
+    c = Counter("past the last id")
+    c.increment(Decimal("1.00"), "one")
+    with pytest.raises(LedgerError, match="were not stored at ids"):
+        app.save(c, signer=alice)
+    assert snapshot_of_tables(app) == before
