@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import StoredEvent, find_id_convertor
 from eventsourcing.utils import resolve_topic
 
@@ -76,7 +77,7 @@ class PayloadReader:
     def __init__(self, mapper: Any) -> None:
         self.mapper = mapper
         self._kinds: dict[str, tuple[type, int]] = {}  # topic -> class, class version
-        self._events = EventReader(mapper)
+        self.events = EventReader(mapper)  # whole events, where a payload is not enough
 
     def __call__(self, row: ChainRow) -> Payload | None:
         if row.state is None or row.event_originator_id is None:
@@ -101,7 +102,7 @@ class PayloadReader:
 
     def event(self, row: ChainRow) -> Any:
         """The domain event itself, as the library's mapper makes it (None if unreadable)."""
-        return self._events(row)
+        return self.events(row)
 
 
 class EventReader:
@@ -135,31 +136,63 @@ class EventReader:
         try:
             if oid is None:
                 oid = self._ids[row.event_originator_id] = UUID(row.event_originator_id)
-            if self._decode is None:
-                return self._mapped(oid, row)
-            known = self._classes.get(row.topic)  # type: ignore[arg-type]
-            if known is None:
-                cls = resolve_topic(row.topic)  # type: ignore[arg-type]
-                known = self._classes[row.topic] = (  # type: ignore[index]
-                    cls, getattr(cls, "class_version", 1), find_id_convertor(cls, UUID))
-            cls, version, convert = known
-            state = self._decode(row.state.decode("utf-8"))
-            if type(state) is not dict:
-                return None  # the mapper fails on it too (it sets keys on the state)
-            if state.get("class_version", 1) != version:
-                return self._mapped(oid, row)  # the class's upcasters
-            state["originator_id"] = convert(oid)
-            state["originator_version"] = row.event_originator_version
-            state.pop("class_version", None)
-            event = object.__new__(cls)
-            object.__setattr__(event, "__dict__", state)
-            return event
+            return self._event(oid, row.event_originator_version, row.topic, row.state)  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - any decoding failure means "unreadable"
             return None
 
-    def _mapped(self, oid: UUID, row: ChainRow) -> Any:
-        stored = StoredEvent(oid, row.event_originator_version, row.topic, row.state)  # type: ignore[arg-type]
-        return self.mapper.to_domain_event(stored)
+    def stored(self, stored: StoredEvent) -> Any:
+        """The domain event of one of the library's stored events (or snapshots); a
+        failure to decode is raised, as the mapper raises it."""
+        oid = stored.originator_id
+        return self._event(oid if type(oid) is UUID else UUID(str(oid)),
+                           stored.originator_version, stored.topic, stored.state)
+
+    def _event(self, oid: UUID, version: int, topic: str, data: bytes) -> Any:
+        if self._decode is None:
+            return self._mapped(oid, version, topic, data)
+        known = self._classes.get(topic)
+        if known is None:
+            cls = resolve_topic(topic)
+            known = self._classes[topic] = (
+                cls, getattr(cls, "class_version", 1), find_id_convertor(cls, UUID))
+        cls, class_version, convert = known
+        state = self._decode(data.decode("utf-8"))
+        if type(state) is not dict:
+            raise ValueError("not a JSON object")  # the mapper fails on it too (it sets keys)
+        if state.get("class_version", 1) != class_version:
+            return self._mapped(oid, version, topic, data)  # the class's upcasters
+        state["originator_id"] = convert(oid)
+        state["originator_version"] = version
+        state.pop("class_version", None)
+        event = object.__new__(cls)
+        object.__setattr__(event, "__dict__", state)
+        return event
+
+    def _mapped(self, oid: UUID, version: int, topic: str, data: bytes) -> Any:
+        return self.mapper.to_domain_event(StoredEvent(oid, version, topic, data))
+
+    def aggregate(self, repository: Any, oid: UUID, version: int) -> Any:
+        """`repository.get(oid, version=version)` (from the nearest snapshot, then the
+        events after it), each stored event decoded here rather than by the mapper; a
+        repository whose stores use another mapper goes through `repository.get` itself.
+        Events are folded by `mutate` alone (the library's per-event Protocol check is
+        its largest cost after decoding); one without `mutate` fails, as an AttributeError."""
+        snapshots, events = repository.snapshot_store, repository.event_store
+        if events.mapper is not self.mapper or (
+                snapshots is not None and snapshots.mapper is not self.mapper):
+            return repository.get(oid, version=version, projector_func=_fold)
+        stored: list[StoredEvent] = []
+        gt = None
+        if snapshots is not None:
+            stored = list(snapshots.recorder.select_events(oid, desc=True, limit=1, lte=version))
+            gt = stored[0].originator_version if stored else None
+        stored.extend(events.recorder.select_events(oid, gt=gt, lte=version))
+        aggregate = None
+        for s in stored:
+            aggregate = self.stored(s).mutate(aggregate)
+        if aggregate is None:
+            raise AggregateNotFoundError(f"Aggregate {oid!r} version {version!r} not found.")
+        return aggregate
 
 
 # Transcodings whose `decode` is exactly one call of a builtin: called directly.
@@ -192,6 +225,13 @@ def _instant(value: Any) -> str:
     if not text.endswith("Z") or parsed.utcoffset():
         raise ValueError(f"stored instant {text!r} is not UTC with a Z")
     return instant_text(parsed)
+
+
+def _fold(aggregate: Any, events: Any) -> Any:
+    """The library's `project_aggregate` without its per-event runtime Protocol check."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 def payload_date(value: Any) -> str:

@@ -81,6 +81,9 @@ class LedgerProjection:
     """Every read model, maintained from the log under the tracking name `name`."""
 
     name = "pmo_readmodels"
+    # Positions another process caught up that the runner folds into our caches rather
+    # than dropping them (runner.py `_resync`): `process` only folds state and makes rows.
+    resync_at_most = 1000
 
     def __init__(self, app: Any, store: ReadStore) -> None:
         self.app = app
@@ -148,7 +151,7 @@ class LedgerProjection:
                     project = event.mutate(project)
             else:
                 last = run[-1].row.event_originator_version
-                project = self.app.repository.get(UUID(oid), version=last, projector_func=_fold)
+                project = self.decode.events.aggregate(self.app.repository, UUID(oid), last)
         except (OperationalError, InterfaceError):
             raise  # the database is unreachable: not a fault in the history (a 503)
         except Exception as e:
@@ -298,15 +301,6 @@ class LedgerProjection:
 
 
 # Rows -------------------------------------------------------------------------------------
-
-
-def _fold(project: Any, events: Any) -> Any:
-    """The library's `project_aggregate` without its per-event runtime Protocol check
-    (an `isinstance` against a typing Protocol: a snapshot load's largest cost after
-    decoding); an event without `mutate` still fails, as an AttributeError."""
-    for event in events:
-        project = event.mutate(project)
-    return project
 
 
 def _broken(item: Item, what: str) -> ReadModelError:

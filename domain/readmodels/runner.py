@@ -69,16 +69,21 @@ class Projector:
             yield
 
     def catch_up(self, progress: Progress | None = None, limit: int | None = None,
-                 batch: int | None = None) -> int:
+                 batch: int | None = None, dropped: Callable[[], None] | None = None) -> int:
         """Process every position not yet processed (at most `limit`, `batch` at a time);
-        returns how many."""
+        returns how many. `dropped`: the tables are being dropped elsewhere meanwhile (a
+        rebuild), so the first batch is read from position 1 at once and written once
+        `dropped()` has returned."""
         size = batch or self.batch
         with self._lock:
             self.store.ensure_tables()
             done, total = 0, None
             while limit is None or done < limit:
-                start_nid = self.store.tracked(self.name)
-                start = self.position_of(start_nid)
+                if dropped is None:
+                    start_nid = self.store.tracked(self.name)
+                    start = self.position_of(start_nid)
+                else:
+                    start_nid = start = 0  # its claim (under the lock) checks the drop
                 head = self.head()
                 total = total if total is not None else head - start
                 if start >= head:
@@ -88,21 +93,27 @@ class Projector:
                 if progress is not None:
                     # A large batch reports its reading too (but never "finished").
                     reading = lambda n, d=done, t=total: progress(min(d + n, t - 1), t)  # noqa: E731
-                done += self._batch(start_nid, start, hi, reading)
+                done += self._batch(start_nid, start, hi, reading, dropped)
+                dropped = None
                 if progress is not None:
                     progress(min(done, total), max(total, done))
             return done
 
     def _batch(self, start_nid: int, start: int, hi: int,
-               reading: Callable[[int], None] | None = None) -> int:
+               reading: Callable[[int], None] | None = None,
+               before_writing: Callable[[], None] | None = None) -> int:
         """Positions start+1..hi in one transaction (none: rewrite at `start`)."""
         p = self.projection
         if p.at != start_nid:
-            p.reset()  # someone else moved the projection: our caches are stale
+            self._resync(start_nid, start)  # someone else moved the projection
+        last_read: int | None = None
         try:
             with _bulk():
                 items = self._read(start + 1, hi, reading)
                 batch = p.process(start, items, self.read)
+                last_read = items[-1].row.notification_id if items else start_nid
+                if before_writing is not None:
+                    before_writing()
                 with self.store.writing(self.name) as w:
                     w.claim(self.name, start_nid)
                     p.write(w, batch)
@@ -112,13 +123,36 @@ class Projector:
                 done = len(items)
                 del items, batch  # freed while the collector is still off
         except LostRaceError:
-            p.reset()
+            if last_read is not None and getattr(p, "resync_at_most", 0):
+                p.at = last_read  # its caches did fold these positions: resynced from there
+            else:
+                p.reset()
             return 0
         except BaseException:
             p.reset(hard=True)
             raise
         p.at = last
         return done
+
+    def _resync(self, start_nid: int, start: int) -> None:
+        """Our in-memory caches stand at `p.at`, the tracking row at `start_nid`: another
+        process (a server's other worker) caught up meanwhile. A projection that allows it
+        (`resync_at_most`) has the few positions in between folded into its caches, read
+        but not written, as a catch-up of its own would have; otherwise, or when the gap
+        is large or behind us, the caches are dropped (every touched project and the key
+        history reloaded from the log: the cost that made each page load slow when
+        several workers took turns)."""
+        p = self.projection
+        at_most = getattr(p, "resync_at_most", 0)
+        try:
+            at = self.position_of(p.at) if p.at and at_most else 0
+            if at and at < start and start - at <= at_most:
+                p.process(at, list(self.read(at + 1, start)), self.read)
+                p.at = start_nid
+                return
+        except Exception:  # noqa: BLE001 - dropped as before; the batch says what is wrong
+            pass
+        p.reset()
 
     def _read(self, lo: int, hi: int, reading: Callable[[int], None] | None) -> list[Item]:
         items: list[Item] = []

@@ -94,17 +94,21 @@ class ReadModels:
     def rebuild(self, progress: Progress | None = None) -> int:
         """Drop every read model and its tracking row, then rebuild all from position 1:
         the ledger tables here while a forked child judges compliance (its own tracking
-        row, its own connections) on the other core. Returns the tables' positions."""
-        self._drop()
+        row, its own connections) on the other core. The child drops the tables first,
+        while this process already reads and folds the log (written once the drop has
+        committed). Returns the tables' positions."""
         if not self.rebuilds_in_parallel():
+            self._drop()
             done = self._load_tables(progress)
             # One batch: the findings are judged (and written) once, not once per batch.
             self.catch_up_compliance(progress, batch=REBUILD_BATCH)
             return done
         with self.compliance.exclusive():  # this process waits for the child's findings
-            child = parallel.start(self._rebuild_compliance_alone)
+            with self.ledger.exclusive():
+                self._forget()
+            child = parallel.start(self._rebuild_in_child)
             try:
-                done = self._load_tables(progress)
+                done = self._load_tables(progress, child.ready)
             except BaseException:
                 with contextlib.suppress(Exception):
                     child.result()  # never left running; the tables' failure is the news
@@ -121,17 +125,27 @@ class ReadModels:
 
     def _drop(self) -> None:
         with self.ledger.exclusive(), self.compliance.exclusive():
-            self.store.drop_and_recreate([self.ledger.name, self.compliance.name], indexes=False)
-            self.ledger.projection.reset(hard=True)
-            self.compliance.projection.reset(hard=True)
-            self.audits.clear()
+            self._drop_tables()
+            self._forget()
 
-    def _load_tables(self, progress: Progress | None) -> int:
+    def _drop_tables(self) -> None:
+        self.store.drop_and_recreate([self.ledger.name, self.compliance.name], indexes=False)
+
+    def _forget(self) -> None:
+        self.ledger.projection.reset(hard=True)
+        self.compliance.projection.reset(hard=True)
+        self.audits.clear()
+
+    def _load_tables(self, progress: Progress | None,
+                     dropped: Callable[[], None] | None = None) -> int:
+        """`dropped`: returns once the tables being dropped elsewhere are (see rebuild)."""
         try:
             # Bigger batches than a catch-up's: fewer commits and project-state loads,
             # and nobody waits on a rebuild.
-            return self.ledger.catch_up(progress, batch=REBUILD_BATCH)
+            return self.ledger.catch_up(progress, batch=REBUILD_BATCH, dropped=dropped)
         finally:
+            if dropped is not None:
+                dropped()  # indexes made before the drop would be dropped with the tables
             self.store.create_indexes()
 
     def rebuilds_in_parallel(self) -> bool:
@@ -143,12 +157,20 @@ class ReadModels:
         return (parallel.available() and backend is not None
                 and (path is None or str(path) not in ("", ":memory:")))
 
-    def _rebuild_compliance_alone(self, progress: Progress | None = None) -> int:
+    def _rebuild_in_child(self, say: Any) -> int:
+        """In the forked child: drop every read model (`say.ready()` then tells the parent,
+        which meanwhile reads the log for the tables), then judge compliance alone."""
+        return self._rebuild_compliance_alone(say, drop=True)
+
+    def _rebuild_compliance_alone(self, progress: Any = None, *, drop: bool = False) -> int:
         """In the forked child: the compliance findings from position 1, in one batch,
         through an application of its own (a fork must not use the parent's connections)."""
         app = type(self.app)(self.app.backend)
         try:
             models = ReadModels(app, evaluator=self._findings.factory, clock=self.clock)
+            if drop:
+                models._drop_tables()
+                progress.ready()
             return models.catch_up_compliance(progress, batch=REBUILD_BATCH)
         finally:
             app.close()

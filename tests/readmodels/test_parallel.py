@@ -69,3 +69,37 @@ def test_a_child_that_dies_without_a_word_is_an_error(monkeypatch: pytest.Monkey
 
     with pytest.raises(ReadModelError, match="ended without a result"):
         parallel.start(die).result()
+
+
+def _ready_then_count(say: Any) -> int:
+    say(1, 3)
+    say.ready()
+    say(3, 3)
+    return 42
+
+
+@pytest.mark.parametrize("cpus", [2, 1])
+def test_ready_waits_for_the_first_step_and_keeps_the_progress(cpus: int,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_cpus", lambda: cpus)  # 1: run here, at `ready`
+    said: list[tuple[int, int]] = []
+    child = parallel.start(_ready_then_count)
+    child.ready()
+    child.ready()  # once is enough: a second call does not wait for another step
+    assert child.result(lambda done, total: said.append((done, total))) == 42
+    assert said == [(1, 3), (3, 3)]
+
+
+def test_ready_returns_when_the_child_dies_first_and_result_says_so(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)
+
+    def die(say: Any) -> None:
+        import os
+
+        os._exit(3)
+
+    child = parallel.start(die)
+    child.ready()
+    with pytest.raises(ReadModelError, match="ended without a result"):
+        child.result()

@@ -16,7 +16,7 @@ from domain.readmodels.projection import LedgerProjection
 from domain.readmodels.store import LostRaceError
 from domain.services import PMOApplication
 from ledger.application import open_ledger
-from tests.domain.helpers import World
+from tests.domain.helpers import PW, World
 from tests.readmodels.support import FakeEvaluator, counts, dump, models_for
 from tests.readmodels.test_property import start_project
 
@@ -135,6 +135,55 @@ def test_follow_keeps_up_with_new_events(any_world: World) -> None:
         follower.join(timeout=10)
     assert not follower.is_alive()
     assert [e.event for e in models.audit_trail(CODE, "risks")][-1] == "RiskRaised"
+
+
+def test_processes_taking_turns_fold_each_others_positions_into_their_caches(
+        any_world: World) -> None:
+    """Two server workers take turns catching up: each finds the other has moved the
+    projection and folds the positions in between into its caches (a policy change and a
+    key re-issue among them) instead of reloading every project and the key history --
+    and the tables still equal a rebuild."""
+    w = any_world
+    history(w)
+    other_app = open_ledger(w.url, app_class=PMOApplication)
+    try:
+        first = models_for(w.app, evaluator=FakeEvaluator)
+        second = models_for(other_app, evaluator=FakeEvaluator)
+        first.catch_up()
+        reloads = []
+        real_reset = LedgerProjection.reset
+
+        def counting_reset(self: LedgerProjection, *, hard: bool = False) -> None:
+            reloads.append(self)
+            real_reset(self, hard=hard)
+
+        LedgerProjection.reset = counting_reset  # type: ignore[method-assign]
+        try:
+            steps = [
+                lambda: w.app.raise_risk(w.pm, CODE, title="Late", probability=3, impact=4,
+                                         owner="pm", mitigation="chase"),
+                lambda: w.app.change_policy(w.pmo, {"dual_fiscal_threshold": 500},
+                                            reason="tighter"),
+                lambda: w.app.reissue_key(w.admin, "fiscal", passphrase=PW, reason="new laptop"),
+                lambda: w.app.approve_expenditure(
+                    w.app.actor("fiscal", PW), CODE,
+                    w.app.submit_expenditure(w.pm, CODE, line="HW-01", amount="700.00",
+                                             vendor="Acme", invoice_number="INV-9",
+                                             invoice_date=date(2025, 2, 2), description="kit")),
+                lambda: w.app.raise_risk(w.pm, CODE, title="Later", probability=2, impact=2,
+                                         owner="pm", mitigation="wait"),
+            ]
+            for turn, step in enumerate(steps):
+                step()
+                assert (second if turn % 2 == 0 else first).catch_up() > 0
+        finally:
+            LedgerProjection.reset = real_reset  # type: ignore[method-assign]
+        assert reloads == [second.ledger.projection]  # only its first catch-up started cold
+        for models in (first, second):
+            models.catch_up_compliance()
+            assert dump(models) == rebuilt(w.app)
+    finally:
+        other_app.close()
 
 
 def test_two_processes_catching_up_at_once_count_every_position_once(any_world: World) -> None:
