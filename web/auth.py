@@ -20,7 +20,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, sessi
 
 from domain.errors import DomainError
 from web.errors import TooManyAttempts
-from web.ledger_access import get_pmo
+from web.ledger_access import get_aggregates, get_pmo
 
 ALL_ROLES = ("pm", "fiscal", "sponsor", "pmo", "auditor", "admin")
 
@@ -61,7 +61,7 @@ def current_user() -> User | None:
     g.user = user = None
     username = session.get("username")
     if username:
-        directory = get_pmo().directory()
+        directory = get_aggregates().directory()
         if directory.is_active(username):
             person = directory.person(username)
             roles = sorted({grant["role"] for grant in person.get("roles", ())})

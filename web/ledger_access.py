@@ -27,6 +27,7 @@ from domain.readmodels import ReadModels
 from domain.services import PMOApplication
 from ledger.application import open_ledger
 from ledger.keys import configured_passphrase
+from web.aggregates import AggregateCache
 
 _LOCK = threading.Lock()
 _KEY = "pmo_ledger"
@@ -78,6 +79,21 @@ def get_read_models(app: Flask | None = None) -> ReadModels:
     return models  # type: ignore[return-value]
 
 
+def get_aggregates(app: Flask | None = None) -> AggregateCache:
+    """Projects and the directory for reading (web/aggregates.py): each thread's latest,
+    brought forward by the events since, not replayed from the first on every request."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    pmo = get_pmo(app)
+    state = _state(app)
+    cache = state.get("aggregates")
+    if cache is None or cache.pmo is not pmo:
+        with _LOCK:
+            cache = state.get("aggregates")
+            if cache is None or cache.pmo is not pmo:
+                cache = state["aggregates"] = AggregateCache(pmo)
+    return cache  # type: ignore[no-any-return]
+
+
 def passphrase(app: Flask | None = None) -> str:
     """The passphrase the server's held signing keys are encrypted with: the app's
     KEY_PASSPHRASE setting, else $PMO_LEDGER_PASSPHRASE."""
@@ -89,6 +105,7 @@ def close_ledger(app: Flask) -> None:
     """Close the process's ledger (tests, and the end of `serve`)."""
     state = _state(app)
     state.pop("models", None)
+    state.pop("aggregates", None)
     pmo = state.pop("pmo", None)
     if pmo is not None:
         pmo.close()

@@ -86,4 +86,13 @@ def options(app: Flask, host: str, port: int, workers: int, threads: int) -> dic
 
 def serve(app: Flask, *, host: str, port: int, workers: int, threads: int) -> None:
     """Run gunicorn until it is stopped (SIGTERM or SIGINT)."""
+    compile_templates(app)
     LedgerServer(app, options(app, host, port, workers, threads)).run()
+
+
+def compile_templates(app: Flask) -> None:
+    """Compile every template once in the master, so the forked workers inherit them
+    rather than each compiling them again on its first requests, under load."""
+    env = app.jinja_env
+    for name in env.list_templates(extensions=("html",)):
+        env.get_template(name)

@@ -17,7 +17,7 @@ from domain.errors import NotAuthorisedError
 from domain.project import project_id
 from domain.services import Actor, PMOApplication
 from web.errors import Unauthorised
-from web.ledger_access import get_pmo, passphrase
+from web.ledger_access import get_aggregates, get_pmo, passphrase
 
 # Who may read what. Projects: anyone holding a role (globally or on that project).
 # The whole log, its verification and checkpoints, and compliance findings: oversight.
@@ -58,7 +58,7 @@ def current_actor() -> Actor:
     per process and key)."""
     username = current_username()
     app = pmo()
-    person = app.directory().check_active(username)
+    person = get_aggregates().directory().check_active(username)
     cache: dict[tuple[str, str], Actor] = current_app.extensions.setdefault(_ACTORS_KEY, {})
     key = (username, person["key_id"])
     actor = cache.get(key)
@@ -72,7 +72,7 @@ def current_actor() -> Actor:
 def require_reader(code: str | None = None) -> str:
     """Anyone active who holds a role (for `code`, global roles included)."""
     username = current_username()
-    directory = pmo().directory()
+    directory = get_aggregates().directory()
     if code is None:
         person = directory.person(username)
         held = list(person["roles"]) if directory.is_active(username) else []
@@ -85,7 +85,7 @@ def require_reader(code: str | None = None) -> str:
 
 def require_oversight() -> str:
     username = current_username()
-    directory = pmo().directory()
+    directory = get_aggregates().directory()
     directory.check_role(username, OVERSIGHT_ROLES, None, "read the whole log and its findings")
     return username
 
@@ -93,9 +93,21 @@ def require_oversight() -> str:
 # JSON values --------------------------------------------------------------------------------
 
 
+# Values JSON takes as they are: the leaves of most aggregate state, answered without the
+# chain of isinstance checks below (a project's full view has hundreds of thousands).
+_AS_THEY_ARE = frozenset({str, int, bool, float, type(None)})
+
+
 def jsonable(value: Any) -> Any:
     """Aggregate state as JSON: Decimal as a plain string (money keeps its two places),
     dates ISO, instants UTC with Z, tuples and sets as lists."""
+    kind = type(value)
+    if kind in _AS_THEY_ARE:
+        return value
+    if kind is dict:
+        return {str(k): v if type(v) in _AS_THEY_ARE else jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _AS_THEY_ARE else jsonable(v) for v in value]
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, datetime):

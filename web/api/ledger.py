@@ -21,7 +21,7 @@ from web.api.common import (
 )
 from web.api.parsing import Blueprint
 from web.errors import Unauthorised
-from web.ledger_access import get_read_models, passphrase
+from web.ledger_access import get_aggregates, get_read_models, passphrase
 
 tokens = Blueprint("api_tokens", __name__, url_prefix="/api/v1/tokens",
                    description="Bearer tokens for the API")
@@ -59,7 +59,7 @@ def issue_token(credentials: dict[str, Any]) -> Any:
 def queue() -> Any:
     """What waits for the caller: the review queue of every role they hold"""
     username = current_username()
-    held = pmo().directory().roles_of(username)
+    held = get_aggregates().directory().roles_of(username)
     models = get_read_models()
     return [item for role in ROLES if role in held for item in models.queue(role)]
 

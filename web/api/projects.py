@@ -23,7 +23,7 @@ from web.api.common import (
     require_reader,
 )
 from web.api.parsing import Blueprint
-from web.ledger_access import get_read_models
+from web.ledger_access import get_aggregates, get_read_models
 
 blp = Blueprint("api_projects", __name__, url_prefix="/api/v1/projects",
                 description="Projects: charter, baseline, expenditures, approvals, gates")
@@ -91,7 +91,7 @@ class ProjectItem(MethodView):
         """A project as it stands, or as it stood at a UTC instant (`as_of`) or log `position`"""
         require_reader(code)
         if "as_of" not in query and "position" not in query:
-            return project_view(pmo().project(code))
+            return project_view(get_aggregates().project(code))
         instant = s.parse_instant(query["as_of"]) if "as_of" in query else None
         replay = get_read_models().replay(code, position=query.get("position"), instant=instant)
         return project_view(replay.project, {
@@ -208,7 +208,7 @@ def _register_kind(path: str, key: str, noun: str, getter: str, schema: type, su
         app = pmo()
         result = getattr(app, submit)(current_actor(), code, **data)
         item = data[id_from] if id_from else result
-        status = _status(getattr(app.project(code), getter)(item))
+        status = _status(getattr(get_aggregates().project(code), getter)(item))
         return submitted(code, item, status, {key: item})
 
     create.__doc__ = submit_doc
@@ -231,7 +231,7 @@ def _register_decision(path: str, endpoint: str, key: str, getter: str, decision
     def decide(data: dict[str, Any], code: str, item: str) -> Any:
         app = pmo()
         getattr(app, method)(current_actor(), code, item, **data)
-        status = _status(getattr(app.project(code), getter)(item))
+        status = _status(getattr(get_aggregates().project(code), getter)(item))
         return submitted(code, item, status, {key: item})
 
     decide.__doc__ = doc
@@ -305,7 +305,7 @@ def publish_status_report(report: dict[str, Any], code: str) -> Any:
 
 
 def _gate_result(code: str, gate: str) -> dict[str, Any]:
-    state = pmo().project(code).gate(gate)
+    state = get_aggregates().project(code).gate(gate)
     return submitted(code, gate, state["status"], {"gate": gate})
 
 

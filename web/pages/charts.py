@@ -1,10 +1,17 @@
 """Charts drawn with pygal, rendered as SVG on the server and inlined in the page, so they
-show without JavaScript (pygal's tooltip script is not loaded: `js=[]`)."""
+show without JavaScript (pygal's tooltip script is not loaded: `js=[]`).
+
+Drawing one costs tens of milliseconds, more than the rest of a project page, while the
+figures behind it change only when money moves (an approval, a commitment). So each SVG is
+kept per process, keyed by exactly the values it plots: the same figures give the same
+picture, whoever asks (nothing else goes into it), and new figures a new one.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import pygal
@@ -33,25 +40,41 @@ def _svg(chart: Any) -> Markup:
     return Markup(_CONFIG_SCRIPT.sub("", chart.render(is_unicode=True)))
 
 
+# Charts kept per process (each a few tens of KB): enough for every project's two.
+CACHED_CHARTS = 256
+
+
 def s_curve(points: Sequence[Any], currency: str) -> Markup:
     """Planned value, earned value and actual cost at each month end."""
+    return _s_curve(currency, tuple((p.as_of.isoformat(), float(p.pv), float(p.ev), float(p.ac))
+                                    for p in points))
+
+
+@lru_cache(maxsize=CACHED_CHARTS)
+def _s_curve(currency: str, points: tuple[tuple[str, float, float, float], ...]) -> Markup:
     chart = pygal.Line(title=f"S-curve: PV, EV and AC ({currency})", x_label_rotation=30,
                        show_dots=len(points) <= 24, dots_size=2, show_minor_x_labels=False,
                        **_COMMON)
-    chart.x_labels = [p.as_of.isoformat() for p in points]
+    chart.x_labels = [p[0] for p in points]
     chart.x_labels_major_count = 12
     chart.value_formatter = lambda v: f"{v:,.0f}"
-    for label, key in (("PV (planned)", "pv"), ("EV (earned)", "ev"), ("AC (actual)", "ac")):
-        chart.add(label, [float(getattr(p, key)) for p in points])
+    for index, label in enumerate(("PV (planned)", "EV (earned)", "AC (actual)"), start=1):
+        chart.add(label, [p[index] for p in points])
     return _svg(chart)
 
 
 def budget_by_line(lines: Sequence[Any], currency: str) -> Markup:
     """Per line: current budget, committed, spent and available."""
+    return _budget_by_line(currency, tuple(
+        (f"{b.line}", float(b.current), float(b.committed), float(b.spent), float(b.available))
+        for b in lines))
+
+
+@lru_cache(maxsize=CACHED_CHARTS)
+def _budget_by_line(currency: str, lines: tuple[tuple[str, float, float, float, float], ...]) -> Markup:
     chart = pygal.Bar(title=f"Budget by line ({currency})", x_label_rotation=30, **_COMMON)
-    chart.x_labels = [f"{b.line}" for b in lines]
+    chart.x_labels = [line[0] for line in lines]
     chart.value_formatter = lambda v: f"{v:,.0f}"
-    for label, key in (("Budget", "current"), ("Committed", "committed"), ("Spent", "spent"),
-                       ("Available", "available")):
-        chart.add(label, [float(getattr(b, key)) for b in lines])
+    for index, label in enumerate(("Budget", "Committed", "Spent", "Available"), start=1):
+        chart.add(label, [line[index] for line in lines])
     return _svg(chart)

@@ -19,7 +19,7 @@ from domain.money import ZERO
 from web import schemas as s
 from web.auth import current_user, login_required, require_queue_role
 from web.forms import FormErrors, load
-from web.ledger_access import get_pmo, get_read_models
+from web.ledger_access import get_aggregates, get_pmo, get_read_models
 from web.pages import status_of
 from web.pages.common import acting
 from web.pages.events import log_rows, payload
@@ -56,7 +56,17 @@ DECISIONS: dict[str, dict[str, tuple[type, Command]]] = {
 }
 
 
-def _detail(project: Any, kind: str, item: str) -> dict[str, Any]:
+def _by_vendor(project: Any) -> dict[Any, list[tuple[str, dict[str, Any]]]]:
+    """The project's expenditures by vendor, in recording order: built once per page and
+    project, rather than scanning every expenditure again for each item in the queue."""
+    index: dict[Any, list[tuple[str, dict[str, Any]]]] = {}
+    for k, e in project.expenditures.items():
+        index.setdefault(e["vendor"], []).append((k, e))
+    return index
+
+
+def _detail(project: Any, kind: str, item: str,
+            by_vendor: dict[Any, list[tuple[str, dict[str, Any]]]] | None = None) -> dict[str, Any]:
     """What the reviewer needs to see besides the queue row."""
     if kind in ("expenditure", "commitment"):
         state = (project.expenditures if kind == "expenditure" else project.commitments).get(item, {})
@@ -64,8 +74,9 @@ def _detail(project: Any, kind: str, item: str) -> dict[str, Any]:
         before = project.available(line) if line in project.lines else None
         after = None if before is None else before - state.get("amount", ZERO)
         vendor = state.get("vendor")
-        history = [(k, e) for k, e in project.expenditures.items()
-                   if e["vendor"] == vendor and k != item]
+        if by_vendor is None:
+            by_vendor = _by_vendor(project)
+        history = [(k, e) for k, e in by_vendor.get(vendor, ()) if k != item]
         approved = sum((e["amount"] for _, e in history if e["status"] == "approved"), ZERO)
         return {"state": state, "line": line, "before": before, "after": after,
                 "vendor": vendor, "history": history[-5:], "history_count": len(history),
@@ -88,14 +99,16 @@ def _detail(project: Any, kind: str, item: str) -> dict[str, Any]:
 
 def _page(role: str, *, failed: tuple[str, str, str] | None = None, values: dict[str, Any] | None = None,
           errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
-    pmo, models = get_pmo(), get_read_models()
+    aggregates, models = get_aggregates(), get_read_models()
     items = models.queue(role)
-    projects: dict[str, Any] = {}
+    projects: dict[str, tuple[Any, Any]] = {}
     rows = []
     for q in items:
         if q.project not in projects:
-            projects[q.project] = pmo.project(q.project)
-        rows.append((q, _detail(projects[q.project], q.kind, q.item)))
+            project = aggregates.project(q.project)
+            projects[q.project] = (project, _by_vendor(project))
+        project, by_vendor = projects[q.project]
+        rows.append((q, _detail(project, q.kind, q.item, by_vendor)))
     return render_template("queue.html", role=role, title=TITLES[role], rows=rows,
                            failed=failed, values=values or {}, errors=errors or {},
                            me=current_user().username), status  # type: ignore[union-attr]
