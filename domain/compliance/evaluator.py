@@ -173,6 +173,25 @@ def _days_after(day: date, days: int) -> date:
         return date.max
 
 
+# Running totals of amounts in cents stay below this, so exact (fewer than the context's 28
+# significant digits): a window's total is then the difference of two, exactly its own sum.
+_EXACT_TOTALS = Decimal("1E24")
+
+
+def _running_totals(amounts: list[Decimal]) -> list[Decimal] | None:
+    """totals[k] = the sum of amounts[:k] -- or None where a sum could be rounded (huge
+    or many-digit amounts), so the caller adds each window up itself."""
+    totals, total = [ZERO], ZERO
+    for a in amounts:
+        if not a.is_finite() or a.as_tuple().exponent < -2:  # type: ignore[operator]
+            return None
+        total += a
+        if not -_EXACT_TOTALS < total < _EXACT_TOTALS:
+            return None
+        totals.append(total)
+    return totals
+
+
 def _ratio_text(value: Decimal | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -294,8 +313,12 @@ class ComplianceEvaluator:
     # Projects -----------------------------------------------------------------------------
 
     def _project_event(self, pos: int, at: datetime, e: Any) -> None:
-        name = type(e).__name__
-        if isinstance(e, Project.Created):
+        kind = type(e)
+        plan = _PLANS.get(kind)
+        if plan is None:
+            plan = _PLANS[kind] = _plan(kind)
+        name, created, roles, common, handler, money = plan
+        if created:
             self._chartered(pos, at, e)
             return
         t = self.projects.get(e.originator_id)
@@ -303,13 +326,16 @@ class ComplianceEvaluator:
             self._add("HIST-001", None, f"{describe(e)} at position {pos} is for a project "
                       f"({e.originator_id}) that was never chartered", (pos,))
             return
-        self._check_role(t, pos, e, name)
-        if name in _COMMON:  # most acts (risk reassessments...) are none of these
+        if roles is not None:  # the role the act needs; the usual answer remembered
+            if type(roles) is not tuple:
+                roles = self._roles(e, name)
+            if not self._held.get((e.actor_id, roles, t.scope)):
+                self._need(pos, e, roles, t)
+        if common:  # most acts (risk reassessments...) have nothing `_common` checks
             self._common(t, pos, at, e, name)
-        handler = _HANDLERS.get(name)
         if handler is not None:
             handler(self, t, pos, at, e)
-        lines = self._lines_touched(t, e) if name in MONEY else ()
+        lines = self._lines_touched(t, e) if money else ()
         try:
             e.apply(t.project)
         except Exception as exc:  # noqa: BLE001 - history that does not fit is a finding
@@ -337,16 +363,12 @@ class ComplianceEvaluator:
         self.projects[e.originator_id] = t
         self._need(pos, e, PM, t)
 
-    def _check_role(self, t: ProjectTrack, pos: int, e: Any, name: str) -> None:
-        if name in NO_ROLE:
-            return
+    def _roles(self, e: Any, name: str) -> tuple[str, ...]:
+        """The roles of an act whose event records its role, or (a change request's
+        rejection) whose policy names it."""
         if name in ROLE_RECORDED:
-            roles: tuple[str, ...] = (e.role,)
-        elif name == "ChangeRequestRejected":
-            roles = (self.rules.change_approver_role,)
-        else:
-            roles = ACT_ROLES.get(name, PM)
-        self._need(pos, e, roles, t)
+            return (e.role,)
+        return (self.rules.change_approver_role,)
 
     def _common(self, t: ProjectTrack, pos: int, at: datetime, e: Any, name: str) -> None:
         code = t.code
@@ -770,11 +792,13 @@ class ComplianceEvaluator:
         for (kind, _), items in sorted(streams.items()):
             items.sort(key=lambda x: (x.on, x.position))
             ons, i = [x.on for x in items], 0
+            totals = _running_totals([x.amount for x in items])
             while i < len(items):
                 # Sorted by date, so the window is a run: found by bisection, not a scan of
                 # every later purchase (quadratic in a project's purchases).
-                window = items[i:bisect_right(ons, _days_after(items[i].on, self.split_days))]
-                total, limit = sum((x.amount for x in window), ZERO), window[-1].limit
+                j = bisect_right(ons, _days_after(items[i].on, self.split_days))
+                window, limit = items[i:j], items[j - 1].limit
+                total = totals[j] - totals[i] if totals else sum((x.amount for x in window), ZERO)
                 if len(window) < 2 or total <= limit:
                     i += 1
                     continue
@@ -851,6 +875,22 @@ class ComplianceEvaluator:
 
 _HANDLERS = {name[4:]: f for name, f in vars(ComplianceEvaluator).items()
              if name.startswith("_on_")}
+# Per project event class: (its name, is it the charter, the roles it needs (None: none; a
+# text: worked out per event, see `_roles`), has `_common` anything to check, its handler,
+# may it move a line's balance) -- worked out once, not per event.
+_Plan = tuple[str, bool, tuple[str, ...] | str | None, bool, Callable[..., None] | None, bool]
+_PLANS: dict[type, _Plan] = {}
+
+
+def _plan(kind: type) -> _Plan:
+    name = kind.__name__
+    roles: tuple[str, ...] | str | None = ACT_ROLES.get(name, PM)
+    if name in NO_ROLE:
+        roles = None
+    elif name in ROLE_RECORDED or name == "ChangeRequestRejected":
+        roles = "per event"
+    return (name, issubclass(kind, Project.Created), roles, name in _COMMON,
+            _HANDLERS.get(name), name in MONEY)
 
 
 def evaluate(events: Iterable[tuple[int, datetime, object]], **kw: Any) -> list[Finding]:

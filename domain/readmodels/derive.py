@@ -175,6 +175,12 @@ def _attrs(kind: type) -> str | list[tuple[str, str]]:
     return attrs
 
 
+def naming(kind: type) -> str | list[tuple[str, str]]:
+    """The (attribute, collection) pairs by which an event class names items (what
+    `named_items` reads), or a text where it names none (the charter...)."""
+    return _attrs(kind)
+
+
 def _naming(kind: type) -> str | list[tuple[str, str]]:
     """Which item-naming attributes an event class has (worked out once per class)."""
     if kind.__name__ in ("Chartered", "CharterAmended"):

@@ -63,8 +63,7 @@ class ComplianceProjection:
                 replay: Callable[[int, int], Iterable[Item]]) -> list[FindingRow]:
         """The findings once `items` (the positions after `start`) are judged too."""
         self.warm(start, replay)
-        for item in items:
-            self._feed(item)
+        self._feed_all(items)
         return [_finding(f) for f in self.evaluator.findings()]
 
     def warm(self, position: int, replay: Callable[[int, int], Iterable[Item]]) -> None:
@@ -74,13 +73,15 @@ class ComplianceProjection:
         if self.evaluator is None or self.fed > position or self.day != now.date():
             self.evaluator, self.fed, self.day = self.factory(now), 0, now.date()
         if self.fed < position:
-            for item in replay(self.fed + 1, position):
-                self._feed(item)
+            self._feed_all(replay(self.fed + 1, position))
 
-    def _feed(self, item: Item) -> None:
-        if item.event is not None:
-            self.evaluator.apply(item.row.position, item.event.timestamp, item.event)
-        self.fed = item.row.position
+    def _feed_all(self, items: Iterable[Item]) -> None:
+        """Each item to the evaluator, in order (`fed`: the last one it has seen)."""
+        apply = self.evaluator.apply
+        for row, event in items:
+            if event is not None:
+                apply(row.position, event.timestamp, event)
+            self.fed = row.position
 
     def stale(self, stored_day: str | None) -> bool:
         return stored_day != self.clock().date().isoformat()

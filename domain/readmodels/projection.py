@@ -202,8 +202,12 @@ class LedgerProjection:
         code = project.code
         # Queues change only by an act on the item itself (approvals grow in place);
         # worked out at the end of the batch, from the item as its last act left it.
-        for coll, key in derive.named_items(kind, d):
-            if coll in derive.QUEUED:
+        queued = _QUEUED_ATTRS.get(kind)
+        if queued is None:
+            queued = _QUEUED_ATTRS[kind] = _queued_attrs(kind)
+        for attr, coll in queued:  # none for most acts (risk reassessments...)
+            key = d.get(attr)
+            if key is not None:
                 batch.queue[(code, coll, key)] = (at, position)
         batch.touched[code] = (project, position)
         name = kind.__name__
@@ -298,6 +302,15 @@ class LedgerProjection:
             keys = [(code, derive.KINDS_QUEUE[coll], key) for code, coll, key in batch.queue]
             w.delete_keys("queue", ("project", "kind", "item"), keys)
         w.insert("queue", batch.queue_rows)
+
+
+# Per event class: the item-naming attributes (derive.named_items) of queued collections.
+_QUEUED_ATTRS: dict[type, list[tuple[str, str]]] = {}
+
+
+def _queued_attrs(kind: type) -> list[tuple[str, str]]:
+    attrs = derive.naming(kind)
+    return [] if isinstance(attrs, str) else [(a, c) for a, c in attrs if c in derive.QUEUED]
 
 
 # Rows -------------------------------------------------------------------------------------

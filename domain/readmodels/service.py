@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -54,6 +54,15 @@ REBUILD_BATCH = 50_000
 
 
 @dataclass
+class _View:
+    """What one page's questions share (`ReadModels.one_view`)."""
+
+    caught_up: bool = False
+    facts: dict[str | None, list[ProjectFacts]] = field(default_factory=dict)
+    plans: dict[str | None, dict[str, _Plan]] = field(default_factory=dict)
+
+
+@dataclass
 class _Plan:
     """What `domain.earned_value` reads from a project, rebuilt from the read models."""
 
@@ -76,12 +85,40 @@ class ReadModels:
         self._findings = ComplianceProjection(self.store, evaluator, self.clock)
         # Larger batches for compliance: the rules engine re-judges everything per batch.
         self.compliance = Projector(app, self._findings, self.store, batch * 5)
+        self._views = threading.local()  # this thread's open `one_view`, if any
 
     # Keeping up with the log ---------------------------------------------------------------
 
     def catch_up(self, progress: Progress | None = None, limit: int | None = None) -> int:
-        """Bring the ledger tables up to the end of the log; returns positions processed."""
-        return self.ledger.catch_up(progress, limit)
+        """Bring the ledger tables up to the end of the log; returns positions processed.
+        Inside `one_view`, only the view's first call catches up."""
+        view = self._view()
+        if view is None or progress is not None or limit is not None:
+            return self.ledger.catch_up(progress, limit)
+        if view.caught_up:
+            return 0
+        done = self.ledger.catch_up()
+        view.caught_up = True
+        return done
+
+    @contextlib.contextmanager
+    def one_view(self) -> Iterator[None]:
+        """The questions asked inside, by this thread, answer one page: the log is caught
+        up with once (by the first), and a project's facts and earned-value plans are read
+        once (the page shows the summary and the S-curve from the same plans). For a
+        page that reads, never around a write: a write inside would not be seen by the
+        view's later questions. Nested views are the outer one."""
+        if self._view() is not None:
+            yield
+            return
+        self._views.view = _View()
+        try:
+            yield
+        finally:
+            self._views.view = None
+
+    def _view(self) -> _View | None:
+        return getattr(self._views, "view", None)
 
     def catch_up_compliance(self, progress: Progress | None = None, batch: int | None = None) -> int:
         """Bring the compliance findings up to the end of the log (and to today)."""
@@ -194,10 +231,16 @@ class ReadModels:
 
     def facts(self, code: str | None = None) -> list[ProjectFacts]:
         self.catch_up()
+        view = self._view()
+        if view is not None and code in view.facts:
+            return list(view.facts[code])
         sql, params = "SELECT * FROM {projects}", []
         if code is not None:
             sql, params = sql + " WHERE project = ?", [code]
-        return [_facts(r) for r in sorted(self.store.fetch(sql, params))]
+        out = [_facts(r) for r in sorted(self.store.fetch(sql, params))]
+        if view is not None:
+            view.facts[code] = list(out)
+        return out
 
     def portfolio(self, as_of: date | None = None) -> list[ProjectSummary]:
         """Every project's summary as of a business date (default today, UTC)."""
@@ -327,9 +370,16 @@ class ReadModels:
         return facts
 
     def _plans(self, code: str | None) -> dict[str, _Plan]:
+        """The plans (read only by the earned-value functions, never changed)."""
+        view = self._view()
+        if view is not None and code in view.plans:
+            return view.plans[code]
         where, params = ("WHERE project = ? ", [code]) if code is not None else ("", [])
         with self.store.reading() as r:
-            return _load_plans(r, where, params)
+            plans = _load_plans(r, where, params)
+        if view is not None:
+            view.plans[code] = plans
+        return plans
 
 
 def _load_plans(r: Reader, where: str, params: list[Any]) -> dict[str, _Plan]:
