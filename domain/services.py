@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
@@ -68,6 +68,8 @@ T = TypeVar("T")
 
 CREDENTIALS_TABLE = "pmo_credentials"
 TOKENS_TABLE = "pmo_api_tokens"
+TOKEN_DAYS = 90  # a bearer token's life unless asked otherwise
+MAX_TOKEN_DAYS = 365
 ROOT_ACTOR_ID = "ledger-root"
 
 
@@ -142,9 +144,20 @@ class PMOApplication(LedgerApplication):
         self.recorder.execute(
             f"CREATE TABLE IF NOT EXISTS {prefix}{TOKENS_TABLE} "
             "(token_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL UNIQUE, "
-            "username TEXT NOT NULL, label TEXT NOT NULL, revoked INTEGER NOT NULL)"
+            "username TEXT NOT NULL, label TEXT NOT NULL, revoked INTEGER NOT NULL, "
+            "expires_at TEXT)"
         )
+        self._add_token_expiry()
         self._side_tables_ready = True
+
+    def _add_token_expiry(self) -> None:
+        """A tokens table made before tokens expired gets the column (a side table, not
+        the log: altering it is allowed). Its earlier tokens keep no expiry until revoked."""
+        table = f"{getattr(self.recorder, 'schema_prefix', '')}{TOKENS_TABLE}"
+        try:
+            self.recorder.fetch(f"SELECT expires_at FROM {table} WHERE 1 = 0")
+        except Exception:  # noqa: BLE001 - the column is missing (any driver's error)
+            self.recorder.execute(f"ALTER TABLE {table} ADD COLUMN expires_at TEXT")
 
     def _table(self, name: str) -> str:
         if not self._side_tables_ready:
@@ -185,7 +198,7 @@ class PMOApplication(LedgerApplication):
 
     def actor(self, username: str, passphrase: str) -> Actor:
         """The Actor for `username`, with their held key; refused if deactivated or revoked."""
-        person = self.directory().check_active(username)
+        person = self._reading_directory(lambda d: dict(d.check_active(username)))
         try:
             signer = self.signer_for(person["key_id"], passphrase)
         except (KeyRevokedError, KeyNotFoundError) as e:
@@ -350,9 +363,14 @@ class PMOApplication(LedgerApplication):
             return False
         return self.directory().is_active(username)
 
-    def issue_api_token(self, actor: Actor, username: str, *, label: str) -> tuple[str, str]:
-        """A new bearer token for `username` (self or, for an admin, anyone):
-        returns (token id, token). Only its SHA-256 is stored; the token is shown once."""
+    def issue_api_token(self, actor: Actor, username: str, *, label: str,
+                        days: int = TOKEN_DAYS) -> tuple[str, str]:
+        """A new bearer token for `username` (self or, for an admin, anyone), valid for
+        `days`: returns (token id, token). Only its SHA-256 is stored; the token is shown
+        once."""
+        if not 1 <= days <= MAX_TOKEN_DAYS:
+            raise ValidationError(f"a token lasts 1 to {MAX_TOKEN_DAYS} days, not {days}",
+                                  field="days")
         directory = self.directory()
         self._check_actor(actor, directory)
         directory.check_active(username)
@@ -361,10 +379,19 @@ class PMOApplication(LedgerApplication):
         token, token_id = secrets.token_urlsafe(32), secrets.token_hex(8)
         self.recorder.execute(
             f"INSERT INTO {self._table(TOKENS_TABLE)} "
-            "(token_hash, token_id, username, label, revoked) VALUES (?, ?, ?, ?, 0)",
-            (_sha256(token), token_id, username, label or "api"),
+            "(token_hash, token_id, username, label, revoked, expires_at) VALUES (?, ?, ?, ?, 0, ?)",
+            (_sha256(token), token_id, username, label or "api",
+             _instant_text(clock.now() + timedelta(days=days))),
         )
         return token_id, token
+
+    def api_token_expiry(self, token_id: str) -> datetime | None:
+        """When a token stops working (None: issued before tokens expired)."""
+        rows = self.recorder.fetch(
+            f"SELECT expires_at FROM {self._table(TOKENS_TABLE)} WHERE token_id = ?", (token_id,))
+        if not rows:
+            raise NotFoundError(f"no API token {token_id}")
+        return datetime.fromisoformat(rows[0][0]) if rows[0][0] else None
 
     def revoke_api_token(self, actor: Actor, token_id: str) -> None:
         """Revoke a token (its owner or an administrator)."""
@@ -380,14 +407,18 @@ class PMOApplication(LedgerApplication):
             f"UPDATE {self._table(TOKENS_TABLE)} SET revoked = 1 WHERE token_id = ?", (token_id,))
 
     def user_for_token(self, token: str) -> str | None:
-        """The username a bearer token belongs to, or None (unknown, revoked, deactivated)."""
+        """The username a bearer token belongs to, or None (unknown, revoked, expired,
+        deactivated)."""
         rows = self.recorder.fetch(
-            f"SELECT username, revoked FROM {self._table(TOKENS_TABLE)} WHERE token_hash = ?",
+            f"SELECT username, revoked, expires_at FROM {self._table(TOKENS_TABLE)} "
+            "WHERE token_hash = ?",
             (_sha256(token),),
         )
         if not rows or rows[0][1]:
             return None
-        return rows[0][0] if self.directory().is_active(rows[0][0]) else None
+        if rows[0][2] is not None and rows[0][2] <= _instant_text(clock.now()):
+            return None  # one fixed-width UTC text format: compared as text
+        return rows[0][0] if self._reading_directory(lambda d: d.is_active(rows[0][0])) else None
 
     # Policy ------------------------------------------------------------------------------
 
@@ -726,6 +757,18 @@ class PMOApplication(LedgerApplication):
         except AggregateNotFoundError:
             raise NotFoundError("this ledger has no directory yet: bootstrap an administrator") from None
 
+    def _reading_directory(self, read: Callable[[Directory], T]) -> T:
+        """`read(directory)` on the directory as stored now (it must not change it): the
+        warm copy brought forward by any newer events, left warm again afterwards."""
+        if self._unit() is not None:
+            return read(self.directory())
+        directory = self._take(DIRECTORY_ID)
+        if directory is None:
+            raise NotFoundError("this ledger has no directory yet: bootstrap an administrator")
+        result = read(directory)  # type: ignore[arg-type]
+        self._keep(directory)
+        return result
+
     def person(self, username: str) -> dict[str, Any]:
         """A person's directory entry (name, email, key id, roles, active)."""
         return self.directory().person(username)
@@ -868,14 +911,52 @@ class PMOApplication(LedgerApplication):
         """Check the actor may act on project `code` now, then let the project decide.
         `roles=None` means any role (the aggregate checks which, e.g. gate sign-off)."""
 
+        if self._unit() is not None:
+            def in_batch() -> tuple[T, list[Aggregate]]:
+                rules = self.rules()
+                needed = roles_from(rules) if roles_from else roles
+                who = self._check_may(actor, needed, code, action, approving=approving)
+                project = self.project(code)
+                return decide(project, who, rules), [project]
+
+            return self._retrying(actor, in_batch)
+        taken: list[Aggregate] = []
+
         def attempt() -> tuple[T, list[Aggregate]]:
-            rules = self.rules()
+            # Each attempt takes the aggregates as stored now: the copies the last command
+            # left warm, brought forward by every newer event (one indexed read each), else
+            # fresh loads -- the same state a load would give, checked and decided on the
+            # latest events; a version conflict on save starts again from newer ones.
+            taken.clear()
+            policy, directory, keyring = self._take_context(taken)
+            rules = policy.rules(clock.now())
             needed = roles_from(rules) if roles_from else roles
-            who = self._check_may(actor, needed, code, action, approving=approving)
-            project = self.project(code)
+            who = self._who(actor, needed, code, action, approving, directory, keyring)
+            project = self._take(project_id(code))
+            if project is None:
+                raise NotFoundError(f"no project {code}", field="code")
+            taken.append(project)
             return decide(project, who, rules), [project]
 
-        return self._retrying(actor, attempt)
+        result = self._retrying(actor, attempt)
+        # Saved: left warm for the next command (not after a refusal or a failed save:
+        # an aggregate a command may have changed is never kept).
+        self._keep(*taken)
+        return result
+
+    def _take_context(self, taken: list[Aggregate]) -> tuple[Policy, Directory, KeyRing]:
+        """Policy, directory and key ring as stored now, for a command's checks only (they
+        are read, never changed, and appended to `taken`)."""
+        found = [self._take(i) for i in (POLICY_ID, DIRECTORY_ID, KEYRING_ID)]
+        taken.extend(a for a in found if a is not None)
+        policy, directory, keyring = found
+        if policy is None:
+            raise NotFoundError("this ledger has no approval policy yet: bootstrap it")
+        if directory is None:
+            raise NotFoundError("this ledger has no directory yet: bootstrap an administrator")
+        if keyring is None:
+            raise NotFoundError("this ledger has no key ring yet: bootstrap it")
+        return policy, directory, keyring  # type: ignore[return-value]
 
     def _on_directory(self, actor: Actor, change: Callable[[Directory], None]) -> None:
         def attempt() -> tuple[None, list[Aggregate]]:
@@ -894,8 +975,11 @@ class PMOApplication(LedgerApplication):
         """The actor's Who (with the roles they hold for `project` now), after checking
         their key is theirs and valid and they hold one of `roles`; approvers must not
         be administrators."""
-        directory = self.directory()
-        self._check_actor(actor, directory)
+        return self._who(actor, roles, project, action, approving, self.directory(), self.keyring())
+
+    def _who(self, actor: Actor, roles: Sequence[str] | None, project: str | None, action: str,
+             approving: bool, directory: Directory, keyring: KeyRing) -> Who:
+        self._check_actor(actor, directory, keyring)
         if roles is not None:
             directory.check_role(actor.user_id, tuple(roles), project, action)
         if approving:
@@ -903,10 +987,10 @@ class PMOApplication(LedgerApplication):
         held = tuple(directory.roles_of(actor.user_id, project))
         return Who(actor.user_id, actor.name, held)
 
-    def _check_actor(self, actor: Actor, directory: Directory) -> None:
+    def _check_actor(self, actor: Actor, directory: Directory, keyring: KeyRing | None = None) -> None:
         directory.check_can_sign(actor.user_id, actor.signer.key_id)
         try:
-            self.keyring().check_key_usable(actor.signer.key_id)
+            (keyring or self.keyring()).check_key_usable(actor.signer.key_id)
         except (KeyRevokedError, KeyNotFoundError) as e:
             raise NotAuthorisedError(f"{actor.name} cannot sign: {e}") from None
 
@@ -944,6 +1028,11 @@ class PMOApplication(LedgerApplication):
 
 def _sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _instant_text(moment: datetime) -> str:
+    """A UTC instant as fixed-width ISO 8601 text (so text order is time order)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 __all__ = ["Actor", "PMOApplication"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
 from uuid import uuid4
@@ -131,6 +131,10 @@ class LedgerApplication(Application):
 
     def read_chain(self, lo: int, hi: int, topics: tuple[str, ...] = ()) -> list[ChainRow]:
         return self.recorder.read_chain(lo, hi, topics)
+
+    def read_positions(self, positions: Iterable[int]) -> list[ChainRow]:
+        """The chain rows at these positions (those that exist), in position order."""
+        return self.recorder.read_positions(positions)
 
     def iter_chain(self, batch: int = 2000) -> Iterator[ChainRow]:
         lo, n = 1, self.size()

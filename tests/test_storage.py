@@ -61,6 +61,20 @@ def test_append_and_read_back(ledger, alice, open_app):
     assert verify_log(DatabaseSource(app)).ok
 
 
+def test_read_positions_returns_the_same_rows_as_read_chain(ledger, alice):
+    app, _ = ledger
+    c = Counter("positions")
+    for i in range(4):
+        c.increment(Decimal("1.00"), f"step {i}")
+    app.save(c, signer=alice)
+    size = app.size()
+    wanted = [size, 1, 3, 3, size + 5]  # repeats and a position beyond the head
+    rows = app.read_positions(wanted)
+    assert [r.position for r in rows] == [1, 3, size]  # in order, once each, missing left out
+    assert rows == [app.read_chain(p, p)[0] for p in (1, 3, size)]
+    assert app.read_positions([]) == []
+
+
 def test_events_decode_to_equal_objects(ledger, alice, open_app):
     app, _ = ledger
     r = Record("types")

@@ -172,7 +172,7 @@ def _secret_tables() -> list[tuple[str, tuple[str, ...]]]:
     from domain.services import CREDENTIALS_TABLE, TOKENS_TABLE
 
     return [(CREDENTIALS_TABLE, ("username", "password_hash")),
-            (TOKENS_TABLE, ("token_hash", "token_id", "username", "label", "revoked"))]
+            (TOKENS_TABLE, ("token_hash", "token_id", "username", "label", "revoked", "expires_at"))]
 
 
 def _with_pmo(db_url: str | None, work):  # noqa: ANN001, ANN202

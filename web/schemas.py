@@ -43,6 +43,7 @@ from domain.common import ROLES
 from domain.errors import ValidationError as DomainValidationError
 from domain.policy import GATES
 from domain.project import CATEGORIES, DECISIONS, RAG, RISK_STATUSES, SEVERITIES
+from domain.services import MAX_TOKEN_DAYS, TOKEN_DAYS
 
 __all__ = [
     "ApprovalSchema", "AmendCharterSchema", "AsOfQuerySchema", "BudgetLineSchema",
@@ -238,12 +239,16 @@ class TokenRequestSchema(CommandSchema):
     password = fields.String(required=True, validate=validate.Length(min=1, max=1000),
                              load_only=True)
     label = Text(limit=120, load_default="api")
+    days = fields.Integer(load_default=TOKEN_DAYS, strict=True,
+                          validate=validate.Range(min=1, max=MAX_TOKEN_DAYS),
+                          metadata={"description": "How long the token works (days)"})
 
 
 class TokenSchema(Schema):
     token = fields.String(required=True)
     token_id = fields.String(required=True)
     username = fields.String(required=True)
+    expires_at = fields.DateTime(required=True, metadata={"description": "UTC; refused from then on"})
 
 
 # Charter -----------------------------------------------------------------------------------

@@ -238,3 +238,36 @@ def test_api_tokens(world):
     refused(app, NotFoundError, app.revoke_api_token, world.pm, "missing")
     stored = app.recorder.fetch("SELECT token_hash FROM pmo_api_tokens")
     assert all(token not in r[0] for r in stored)
+
+
+def test_api_tokens_expire(world):
+    from datetime import UTC, datetime, timedelta
+
+    from domain.clock import simulated
+
+    app = world.app
+    refused(app, ValidationError, app.issue_api_token, world.pm, "pm", label="x", days=0)
+    refused(app, ValidationError, app.issue_api_token, world.pm, "pm", label="x", days=366)
+    _, token = app.issue_api_token(world.pm, "pm", label="day", days=1)
+    later = datetime.now(UTC) + timedelta(days=1, seconds=1)
+    assert app.user_for_token(token) == "pm"
+    with simulated(lambda: later):
+        assert app.user_for_token(token) is None
+
+
+def test_a_tokens_table_from_before_expiry_gains_the_column(world):
+    """Tokens issued before tokens expired keep working (no expiry) until revoked."""
+    app = world.app
+    app.recorder.execute("DROP TABLE IF EXISTS pmo_api_tokens")
+    app.recorder.execute(
+        "CREATE TABLE pmo_api_tokens (token_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL UNIQUE, "
+        "username TEXT NOT NULL, label TEXT NOT NULL, revoked INTEGER NOT NULL)")
+    from domain.services import _sha256
+
+    app.recorder.execute("INSERT INTO pmo_api_tokens VALUES (?, 'old1', 'pm', 'old', 0)",
+                         (_sha256("old-token"),))
+    app.create_side_tables()
+    assert app.user_for_token("old-token") == "pm"
+    assert app.api_token_expiry("old1") is None
+    token_id, token = app.issue_api_token(world.pm, "pm", label="new")
+    assert app.user_for_token(token) == "pm" and app.api_token_expiry(token_id) is not None

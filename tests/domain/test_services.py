@@ -4,12 +4,13 @@ from functools import reduce
 
 import pytest
 
-from domain.errors import ConflictError, DomainError
+from domain.errors import ConflictError, DomainError, NotAuthorisedError
 from domain.project import Project, project_id
 from domain.services import PMOApplication
 from ledger.application import open_ledger
+from ledger.errors import VersionConflictError
 from ledger.verify import DatabaseSource, verify_log
-from tests.domain.helpers import CODE, PW
+from tests.domain.helpers import CODE, PW, refused
 
 
 def test_a_version_conflict_is_retried_from_a_fresh_load(world):
@@ -36,6 +37,50 @@ def test_a_version_conflict_is_retried_from_a_fresh_load(world):
         other.close()
     assert len(calls) == 2 and risk == "R-002"
     assert set(app.project(CODE).risks) == {"R-001", "R-002"}
+
+
+def test_a_command_decides_on_changes_made_elsewhere_since_the_last(world):
+    """Commands leave the project, directory, key ring and policy warm for the next one;
+    the next still decides on the latest state (another process's events included)."""
+    app, pm = world.app, world.pm
+    world.baseline()
+    app.raise_risk(pm, CODE, title="A", probability=1, impact=1, owner="o", mitigation="m")
+    other = open_ledger(world.url, app_class=PMOApplication)
+    try:
+        other.raise_risk(other.actor("pm2", PW), CODE, title="B", probability=1, impact=1,
+                         owner="o", mitigation="m")
+        other.revoke_role(other.actor("admin", PW), "pm", "pm", reason="moved on")
+    finally:
+        other.close()
+    refused(app, NotAuthorisedError, app.raise_risk, pm, CODE, title="C", probability=1, impact=1,
+            owner="o", mitigation="m")
+    assert app.raise_risk(world.pm2, CODE, title="C", probability=1, impact=1, owner="o",
+                          mitigation="m") == "R-003"
+    assert [r["title"] for r in app.project(CODE).risks.values()] == ["A", "B", "C"]
+
+
+def test_a_refused_or_beaten_command_leaves_nothing_changed_warm(world):
+    app = world.app
+    world.baseline()
+    real_save = app.save
+
+    def beaten(*objs, **kw):
+        raise VersionConflictError("someone else saved first")
+
+    app.save = beaten
+    try:
+        with pytest.raises(ConflictError):
+            app.raise_risk(world.pm, CODE, title="Lost", probability=1, impact=1, owner="o", mitigation="m")
+    finally:
+        app.save = real_save
+    # The next command starts from the stored project, not one holding the lost risk.
+    assert app.raise_risk(world.pm, CODE, title="Kept", probability=1, impact=1, owner="o",
+                          mitigation="m") == "R-001"
+    again = open_ledger(world.url, app_class=PMOApplication)
+    try:
+        assert [r["title"] for r in again.project(CODE).risks.values()] == ["Kept"]
+    finally:
+        again.close()
 
 
 def test_endless_conflicts_give_up_with_a_named_error_and_write_nothing(world):

@@ -1,15 +1,15 @@
 """Forged, revoked and borrowed credentials, and CSRF: refused, nothing written.
 
 API: a missing or garbled Authorization header, a token with a byte changed, a revoked
-token, a deactivated person's token -> 401 `unauthorised`; another person's (valid) token
+token, an expired token, a deactivated person's token -> 401 `unauthorised`; another person's (valid) token
 acts as that person, so it cannot do what only its bearer's victim may (403). A session
 cookie is no API credential (the API is exempt from CSRF because of that).
 
 Forms: a POST without the CSRF token, with another session's token, or with a token
 replayed after signing out -> refused (400), nothing written.
 
-(Bearer tokens do not expire in this version; revocation and deactivation are how a token
-stops working, and are tested here.)
+A token lasts 90 days unless asked for 1 to 365 (`days`); a request for more or less is 422
+and issues nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.domain.helpers import CODE, PW
-from tests.hostile.conftest import Hostile, csrf_token, error_body
+from tests.hostile.conftest import PASSWORD, Hostile, csrf_token, error_body
 
 P = f"projects/{CODE}"
 INVOICE = {"line": "HW-01", "amount": "10.00", "vendor": "Acme", "invoice_number": "CR-9",
@@ -80,6 +80,54 @@ def test_a_revoked_token_is_401(hostile: Hostile) -> None:
     unauthorised(hostile, {"Authorization": f"Bearer {token}"}, "GET", P)
     unauthorised(hostile, {"Authorization": f"Bearer {token}"}, "POST",
                  f"{P}/gates/G0/signoffs", {"decision": "approved", "as_role": "pmo"})
+
+
+def test_an_expired_token_is_401(hostile: Hostile) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from domain.clock import simulated
+
+    app = hostile.pmo
+    pmo_lead = app.actor("pmo", PW)
+    issued = datetime.now(UTC) - timedelta(days=3)
+    with simulated(lambda: issued):  # issued three days ago, for one day
+        token_id, token = app.issue_api_token(pmo_lead, "pmo", label="short", days=1)
+    assert app.api_token_expiry(token_id) == issued + timedelta(days=1)
+    unauthorised(hostile, {"Authorization": f"Bearer {token}"}, "GET", P)
+    unauthorised(hostile, {"Authorization": f"Bearer {token}"}, "POST",
+                 f"{P}/gates/G0/signoffs", {"decision": "approved", "as_role": "pmo"})
+    fresh_id, fresh = app.issue_api_token(pmo_lead, "pmo", label="fresh", days=1)
+    assert hostile.api("GET", P, fresh).status_code == 200
+
+
+def _token_rows(h: Hostile) -> int:
+    from domain.services import TOKENS_TABLE
+
+    return h.pmo.recorder.fetch(f"SELECT COUNT(*) FROM {h.pmo._table(TOKENS_TABLE)}")[0][0]
+
+
+@pytest.mark.parametrize("days", [0, -1, 366, 10**9, "30", 1.5, True])
+def test_a_token_for_too_long_or_too_short_is_refused_and_none_is_issued(
+        hostile: Hostile, days: Any) -> None:
+    before = _token_rows(hostile)
+    response = hostile.api("POST", "tokens", None, json_body={
+        "username": "pmo", "password": PASSWORD, "label": "x", "days": days})
+    assert error_body(response, 422)["errors"].get("days"), response.get_json()
+    assert _token_rows(hostile) == before
+
+
+def test_a_token_says_when_it_expires(hostile: Hostile) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    before = datetime.now(UTC)
+    answer = hostile.api("POST", "tokens", None, json_body={
+        "username": "pmo", "password": PASSWORD, "label": "week", "days": 7})
+    assert answer.status_code == 201, answer.get_json()
+    expires = datetime.fromisoformat(answer.get_json()["expires_at"])
+    assert before + timedelta(days=7) <= expires <= datetime.now(UTC) + timedelta(days=7)
+    default = hostile.api("POST", "tokens", None, json_body={"username": "pmo", "password": PASSWORD})
+    expires = datetime.fromisoformat(default.get_json()["expires_at"])
+    assert before + timedelta(days=90) <= expires <= datetime.now(UTC) + timedelta(days=90)
 
 
 def test_a_deactivated_persons_token_is_401(hostile: Hostile) -> None:

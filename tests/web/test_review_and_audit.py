@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 import zipfile
 from datetime import date
 
-from tests.support import set_chain_column
+from tests.support import flip_signature_byte, set_chain_column
 from tests.web.conftest import CODE, PW, text_of
 
 
@@ -211,3 +212,17 @@ def test_a_run_whose_worker_died_is_reported_stopped(site, monkeypatch):
     status = client.get("/audit/verify/deadbeef0001?format=json").get_json()
     assert status["finished"] is True and status["ok"] is None and "stopped" in status["error"]
     assert client.get("/audit/verify/nosuchrun?format=json").status_code == 404
+
+
+def test_project_page_marks_a_forged_signature_and_a_broken_link(site):
+    client = site.as_user("auditor")
+    html = client.get(f"/projects/{CODE}").get_data(as_text=True)
+    shown = [int(p) for p in re.findall(r'<tr><td class="num"><a href="[^"]*">(\d+)</a>', html)]
+    newest, oldest = shown[0], shown[-1]
+    flip_signature_byte(site.pmo, newest)
+    set_chain_column(site.pmo, oldest - 1, "chain_hash", b"\1" * 32)  # the link before `oldest`
+    html = client.get(f"/projects/{CODE}").get_data(as_text=True)
+    status = dict(re.findall(r'">(\d+)</a></td>.*?<td class="sig [a-z]+">([^<(]*)', html, re.S))
+    assert status.pop(str(newest)) == "bad-signature, chain-break"  # the hash covers the signature
+    assert status.pop(str(oldest)) == "chain-break"
+    assert set(status.values()) == {"valid"}

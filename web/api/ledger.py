@@ -49,8 +49,10 @@ def issue_token(credentials: dict[str, Any]) -> Any:
     if not app.check_password(username, credentials["password"]):
         raise Unauthorised("unknown username or wrong password")
     actor = app.actor(username, passphrase())
-    token_id, token = app.issue_api_token(actor, username, label=credentials["label"])
-    return {"token": token, "token_id": token_id, "username": username}
+    token_id, token = app.issue_api_token(actor, username, label=credentials["label"],
+                                          days=credentials["days"])
+    return {"token": token, "token_id": token_id, "username": username,
+            "expires_at": app.api_token_expiry(token_id)}
 
 
 @oversight.route("/queue")

@@ -86,17 +86,17 @@ def signature_status(pmo: Any, positions: list[int]) -> dict[int, str]:
     if not positions:
         return {}
     timeline, _ = build_timeline(DatabaseSource(pmo).key_rows())
+    # Each position and the one before it (its chain link), read at once.
+    rows = {r.position: r for r in pmo.read_positions({q for p in positions for q in (p - 1, p) if q >= 1})}
     out = {}
     for p in positions:
-        rows = pmo.read_chain(max(1, p - 1), p)
-        mine = [r for r in rows if r.position == p]
-        if not mine:
+        if p not in rows:
             out[p] = "missing-record"
             continue
         if p == 1:
             previous: bytes | None = GENESIS_HASH
         else:
-            previous = rows[0].chain_hash if rows[0].position == p - 1 else None
-        result = check_rows(mine, p, p, previous, timeline.keys)
+            previous = rows[p - 1].chain_hash if p - 1 in rows else None
+        result = check_rows([rows[p]], p, p, previous, timeline.keys)
         out[p] = ", ".join(sorted({f.kind for f in result.faults})) or "valid"
     return out

@@ -24,11 +24,13 @@ RECENT = 15
 def show(code: str) -> Any:
     pmo, models = get_pmo(), get_read_models()
     as_of = business_date()
-    summary = models.summary(code, as_of)  # NotFoundError -> 404 page
-    project = get_aggregates().project(code)
-    lines = models.budget(code)
-    points = models.s_curve(code)
-    recent = log_rows(models, project=code, limit=RECENT)
+    # One view: the log caught up with once, the plans read once for summary and S-curve.
+    with models.one_view():
+        summary = models.summary(code, as_of)  # NotFoundError -> 404 page
+        project = get_aggregates().project(code)
+        lines = models.budget(code)
+        points = models.s_curve(code)
+        recent = log_rows(models, project=code, limit=RECENT)
     signatures = signature_status(pmo, [r.position for r in recent])
     return render_template(
         "project.html", code=code, project=project, summary=summary, facts=summary.facts,
