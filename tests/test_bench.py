@@ -23,10 +23,10 @@ RATES = ("raw_append_1", "signed_append_1", "raw_append_100", "signed_append_100
 RATIOS = {"append_1": ("signed_append_1", "raw_append_1"),
           "append_100": ("signed_append_100", "raw_append_100"),
           "verification": ("verification", "verify_limit")}
-TINY = {"events": 200, "single": 16, "rounds": 2, "verify_runs": 1, "raw_verify_seconds": 0.05}
+TINY = {"events": 200, "single": 16, "rounds": 2, "warmup": 8, "verify_runs": 1, "raw_verify_seconds": 0.05}
 
 
-def check_figures(result: dict, backend: str) -> None:
+def check_figures(result: dict, backend: str, warmup: int = TINY["warmup"]) -> None:
     json.loads(json.dumps(result))  # JSON all the way down
     for key in ("machine", "python", "backend", "cores", "rates", "ratios", "targets",
                 "meets_target", "events", "verify_ok"):
@@ -34,7 +34,10 @@ def check_figures(result: dict, backend: str) -> None:
     assert result["backend"] == backend
     assert result["cores"] >= 1
     assert result["verify_ok"] is True
-    assert result["events"]["verified"] >= result["events"]["per_save_100"] + result["events"]["one_per_save"]
+    events = result["events"]
+    # Every signed save is in the verified log: the warm-up's, the measured rounds', the setup's.
+    assert events["warmup_saves"] == warmup
+    assert events["verified"] >= events["per_save_100"] + events["one_per_save"] + events["warmup_saves"]
     rates = result["rates"]
     assert set(rates) == set(RATES)
     assert all(rates[k] > 0 for k in RATES), rates
@@ -55,9 +58,9 @@ def test_bench_on_a_temporary_sqlite_file() -> None:
 def test_bench_command_json_on_a_new_sqlite_file_removes_what_it_made(tmp_path: Path) -> None:
     db = tmp_path / "bench.sqlite3"
     result = CliRunner().invoke(cli, ["bench", "--no-read-models", "--db", f"sqlite:///{db}", "--events", "100",
-                                      "--single", "8", "--json"])
+                                      "--single", "8", "--warmup", "3", "--json"])
     assert result.exit_code == 0, result.output
-    check_figures(json.loads(result.stdout), "sqlite")
+    check_figures(json.loads(result.stdout), "sqlite", warmup=3)
     assert list(tmp_path.iterdir()) == []  # the ledger and the raw baseline files are gone
 
 

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ledger.bench import DEFAULT_EVENTS, DEFAULT_SINGLE, format_table, run_bench
+from ledger.bench import DEFAULT_EVENTS, DEFAULT_SINGLE, WARMUP, format_table, run_bench
 from ledger.errors import LedgerError
 
 
@@ -22,19 +22,22 @@ from ledger.errors import LedgerError
               help="Events appended 100 per save (the log then verified holds about this many).")
 @click.option("--single", type=click.IntRange(min=8), default=DEFAULT_SINGLE, show_default=True,
               help="Events appended one per save.")
+@click.option("--warmup", type=click.IntRange(min=0), default=WARMUP, show_default=True,
+              help="Unmeasured one-event saves by each application first (a new SQLite "
+                   "file's write-ahead log grows to its working size meanwhile).")
 @click.option("--read-models/--no-read-models", default=True, show_default=True,
               help="Also measure the read models: rebuild vs raw read-and-decode, and as-of "
                    "replay of one long project (seeds the demo portfolio first).")
 @click.option("--project-events", type=click.IntRange(min=100), default=10_000, show_default=True,
               help="Events in the long project replayed 'as of'.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def bench_command(db_url: str | None, events: int, single: int, read_models: bool,
-                  project_events: int, as_json: bool) -> None:
+def bench_command(db_url: str | None, events: int, single: int, warmup: int,
+                  read_models: bool, project_events: int, as_json: bool) -> None:
     """Measure raw vs signed+chained append rates, verification vs the Ed25519 limit, and
     read-model rebuild vs the library's raw read-and-decode, all in one run."""
     say = lambda message: click.echo(message, err=True)  # noqa: E731
     try:
-        result = run_bench(db_url, events=events, single=single, progress=say)
+        result = run_bench(db_url, events=events, single=single, warmup=warmup, progress=say)
         if read_models:
             result["read_models"] = _read_model_figures(db_url, project_events, say)
     except LedgerError as e:
