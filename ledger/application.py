@@ -224,6 +224,15 @@ def open_ledger(url: str, app_class: type[LedgerApplication] = LedgerApplication
     return app
 
 
+def ledger_size(url: str) -> int:
+    """The number of positions in the ledger at `url` (opened for the question, then closed)."""
+    app = open_ledger(url)
+    try:
+        return app.size()
+    finally:
+        app.close()
+
+
 def init_ledger(
     url: str, passphrase: str, app_class: type[LedgerApplication] = LedgerApplication,
     *, actor_id: str = "ledger-init", actor_name: str = "Ledger initialisation",

@@ -20,17 +20,18 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ledger.application import ledger_size
 from ledger.keys import PASSPHRASE_ENV
 from tests.conftest import PG_HOST, PG_PORT, pg_admin, require_postgres
-from tests.serving import PASSWORD, PW, TcpProxy, seed
+from tests.serving import PASSWORD, PW, TcpProxy, seed, wait_for
 from web.loadtest.audit import audit
-from web.loadtest.driver import Options, finish_runner, log_size, prepare, runner_process
+from web.loadtest.driver import Options, finish_runner, prepare, runner_process
 from web.loadtest.server import Server, free_port
 
 USERS = 8
@@ -49,21 +50,12 @@ def server_for(url: str, folder: Path) -> Server:
                   env={PASSPHRASE_ENV: PW})
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 class Load:
     """The locust mix running against `server` in its own process for `seconds`."""
 
     def __init__(self, server: Server, folder: Path, seconds: float) -> None:
         self.seconds = seconds
-        self.size_before = log_size(server.url)
+        self.size_before = ledger_size(server.url)
         plan = prepare(server.base, options(seconds))
         self.proc, self.out = runner_process(plan, folder)
         self.started = time.time()

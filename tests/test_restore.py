@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from domain.services import PMOApplication
-from ledger.application import init_ledger, open_ledger
+from ledger.application import init_ledger, ledger_size, open_ledger
 from ledger.backend import parse_url
 from ledger.bundle import BundleSource, export_bundle
 from ledger.errors import LedgerError
@@ -364,7 +364,7 @@ def test_keys_export_and_import_let_a_restored_ledger_record_again(small, pg_sch
     try:
         assert app.check_password("pm", "demo")
         World(app, pg).charter("IT-2026-099")  # signed with pm's restored key
-        assert app.size() > open_ledger_size(source_url)
+        assert app.size() > ledger_size(source_url)
     finally:
         app.close()
     report = json.loads(ok(run_cli(workdir, "verify", "--json", "--db", pg)))
@@ -386,9 +386,3 @@ def test_keys_import_refuses_another_ledgers_secrets(small, tmp_path, workdir, m
     app.close()
 
 
-def open_ledger_size(url: str) -> int:
-    app = open_ledger(url)
-    try:
-        return app.size()
-    finally:
-        app.close()

@@ -17,20 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from ledger.application import open_ledger
+from ledger.application import ledger_size
 from tests.conftest import PG_HOST, PG_PORT, pg_admin, require_postgres
-from tests.serving import CODES, Served, TcpProxy, cli, seed
+from tests.serving import CODES, Served, TcpProxy, cli, seed, wait_for
 
 THREADS = 8
 WRITES_PER_THREAD = 4
-
-
-def log_size(url: str) -> int:
-    app = open_ledger(url)
-    try:
-        return app.size()
-    finally:
-        app.close()
 
 
 def verify(url: str) -> dict:
@@ -53,19 +45,10 @@ def served_by(server: Served, method: str, path_start: str) -> set[str]:
     return set(pattern.findall(server.log()))
 
 
-def wait_for(condition, timeout: float, what: str) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def test_two_workers_write_at_once_survive_a_killed_worker_and_stop_cleanly(
         backend_url: str, tmp_path: Path) -> None:
     seed(backend_url)
-    before = log_size(backend_url)
+    before = ledger_size(backend_url)
     server = Served.start(backend_url, tmp_path)
     with server:
         pm = server.token("pm")
@@ -123,7 +106,7 @@ def test_postgres_going_away_is_a_clean_503_and_the_server_recovers_by_itself(
         server.sign_in("pm")
         project = f"/api/v1/projects/{CODES[0]}"
         assert server.request("GET", project, headers=pm).status == 200
-        size = log_size(url)
+        size = ledger_size(url)
 
         proxy.cut()
         # At once: the library retries a read ten times (each waiting connect_timeout for
@@ -151,4 +134,4 @@ def test_postgres_going_away_is_a_clean_503_and_the_server_recovers_by_itself(
         assert submit(server, pm, 2) == 201
     log = server.log()
     assert "database unavailable on" in log and "Traceback" not in log, log[-3000:]
-    assert log_size(url) == size + 1, "the refused write left nothing; the later one is there"
+    assert ledger_size(url) == size + 1, "the refused write left nothing; the later one is there"

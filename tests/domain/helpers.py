@@ -85,6 +85,19 @@ class World:
                           planned_finish=date(2025, 12, 31), budgeted_value="150000.00")
         return code
 
+    def elsewhere_pm2_raises_a_risk_and_pm_loses_the_role(self, code: str = CODE) -> None:
+        """Another process (an application of its own on the same database) records pm2's
+        risk "B" and revokes pm's role: changes this world's application has not seen."""
+        from ledger.application import open_ledger
+
+        other = open_ledger(self.url, app_class=PMOApplication)
+        try:
+            other.raise_risk(other.actor("pm2", PW), code, title="B", probability=1, impact=1,
+                             owner="o", mitigation="m")
+            other.revoke_role(other.actor("admin", PW), "pm", "pm", reason="moved on")
+        finally:
+            other.close()
+
     def pass_gate(self, gate: str, code: str = CODE) -> None:
         self.app.request_gate_review(self.pm, code, gate, artifacts=[{"name": f"{gate}.pdf"}])
         for username in self.app.project(code).gates[gate]["required_roles"]:

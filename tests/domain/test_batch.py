@@ -145,13 +145,7 @@ def test_warm_aggregates_catch_up_with_changes_made_elsewhere(world):
     world.baseline()
     app.batch(pm, CODE, lambda p: app.raise_risk(pm, CODE, title="A", probability=1, impact=1,
                                                  owner="o", mitigation="m"))
-    other = open_ledger(world.url, app_class=PMOApplication)
-    try:
-        other.raise_risk(other.actor("pm2", PW), CODE, title="B", probability=1, impact=1,
-                         owner="o", mitigation="m")
-        other.revoke_role(other.actor("admin", PW), "pm", "pm", reason="moved on")
-    finally:
-        other.close()
+    world.elsewhere_pm2_raises_a_risk_and_pm_loses_the_role()
     refused(app, NotAuthorisedError, app.batch, pm, CODE, lambda p: app.raise_risk(
         pm, CODE, title="C", probability=1, impact=1, owner="o", mitigation="m"))
     app.batch(world.pm2, CODE, lambda p: app.raise_risk(

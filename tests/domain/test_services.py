@@ -45,13 +45,7 @@ def test_a_command_decides_on_changes_made_elsewhere_since_the_last(world):
     app, pm = world.app, world.pm
     world.baseline()
     app.raise_risk(pm, CODE, title="A", probability=1, impact=1, owner="o", mitigation="m")
-    other = open_ledger(world.url, app_class=PMOApplication)
-    try:
-        other.raise_risk(other.actor("pm2", PW), CODE, title="B", probability=1, impact=1,
-                         owner="o", mitigation="m")
-        other.revoke_role(other.actor("admin", PW), "pm", "pm", reason="moved on")
-    finally:
-        other.close()
+    world.elsewhere_pm2_raises_a_risk_and_pm_loses_the_role()
     refused(app, NotAuthorisedError, app.raise_risk, pm, CODE, title="C", probability=1, impact=1,
             owner="o", mitigation="m")
     assert app.raise_risk(world.pm2, CODE, title="C", probability=1, impact=1, owner="o",

@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from domain.services import PMOApplication
-from ledger.application import init_ledger, open_ledger
+from ledger.application import init_ledger, ledger_size
 from ledger.keys import PASSPHRASE_ENV
 from tests.domain.helpers import FAST_HASH, enrol_cast
 from web.app import create_app
@@ -41,14 +41,6 @@ def client(backend_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlaskC
     yield flask_app.test_client()
 
 
-def log_size(url: str) -> int:
-    app = open_ledger(url)
-    try:
-        return app.size()
-    finally:
-        app.close()
-
-
 def token(client: FlaskClient, username: str) -> dict[str, str]:
     r = client.post("/api/v1/tokens", json={"username": username, "password": PASSWORD})
     assert r.status_code == 201, r.get_json()
@@ -65,10 +57,10 @@ def test_the_same_journey_on_each_backend(client: FlaskClient, backend_url: str)
     assert submitted.status_code == 201, submitted.get_json()
     exp = submitted.get_json()["id"]
 
-    size = log_size(backend_url)
+    size = ledger_size(backend_url)
     own = client.post(f"{base}/expenditures/{exp}/approve", json={}, headers=pm)
     assert own.status_code == 403 and own.get_json()["code"] in {"forbidden", "segregation-of-duties"}
-    assert log_size(backend_url) == size, "a refused approval writes nothing"
+    assert ledger_size(backend_url) == size, "a refused approval writes nothing"
 
     approved = client.post(f"{base}/expenditures/{exp}/approve", json={}, headers=fiscal)
     assert approved.status_code == 200, approved.get_json()
@@ -76,7 +68,7 @@ def test_the_same_journey_on_each_backend(client: FlaskClient, backend_url: str)
     assert "1250.00" in str(budget) and "3750.00" in str(budget), budget
 
     verified = client.get("/api/v1/ledger/verify", headers=auditor).get_json()
-    assert verified["ok"] is True and verified["events"] == log_size(backend_url)
+    assert verified["ok"] is True and verified["events"] == ledger_size(backend_url)
 
     signin = client.post("/signin", data={"username": "fiscal", "password": PASSWORD})
     assert signin.status_code == 302

@@ -33,7 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ledger.application import open_ledger
+from ledger.application import ledger_size
 from web.loadtest.audit import audit, cli
 from web.loadtest.server import Server, free_port
 
@@ -77,7 +77,7 @@ def run_load(opts: Options) -> dict[str, Any]:
         server.start()
         try:
             plan = prepare(server.base, opts)
-            size_before = log_size(url)
+            size_before = ledger_size(url)
             restart = PostgresRestart(opts) if opts.restart_postgres else None
             result = run_runner(plan, folder, restart)
         finally:
@@ -120,14 +120,6 @@ def seed(url: str) -> None:
     done = cli("demo", "--db", url, "--password", PASSWORD)
     if done.returncode != 0:
         raise RuntimeError(f"pmo-ledger demo failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
-
-
-def log_size(url: str) -> int:
-    app = open_ledger(url)
-    try:
-        return app.size()
-    finally:
-        app.close()
 
 
 # Setup over HTTP ----------------------------------------------------------------------------
