@@ -274,7 +274,8 @@ class _Writer:
         self.line = BenchBudgetLine(project_code="IT-2026-014", line="software", currency="EUR")
         app.save(self.line, **save_kwargs)
 
-    def run(self, saves: int, per_save: int) -> None:
+    def run(self, saves: int, per_save: int, *, measured: bool = True) -> None:
+        """`saves` saves of `per_save` events each; one round of the rates if `measured`."""
         line, save, kwargs = self.line, self.app.save, self.save_kwargs
         elapsed = 0.0
         for _ in range(saves):
@@ -284,16 +285,9 @@ class _Writer:
             started = time.perf_counter()
             save(line, **kwargs)
             elapsed += time.perf_counter() - started
-        self.rounds[per_save].append(saves * per_save / elapsed)
-        self.events[per_save] += saves * per_save
-
-    def warm(self, saves: int) -> None:
-        """Saves that are not measured (see WARMUP)."""
-        line, save, kwargs = self.line, self.app.save, self.save_kwargs
-        for _ in range(saves):
-            line.submit_expenditure(**expenditure(self.seq))
-            self.seq += 1
-            save(line, **kwargs)
+        if measured:
+            self.rounds[per_save].append(saves * per_save / elapsed)
+            self.events[per_save] += saves * per_save
 
     def rate(self, per_save: int) -> float:
         """The median round: fsync latency and neighbours make single rounds noisy."""
@@ -424,7 +418,7 @@ def run_bench(
 
         say(f"warming up: {warmup} unmeasured one-event saves each")
         for w in (raw, signed):
-            w.warm(warmup)
+            w.run(warmup, 1, measured=False)  # see WARMUP
         say(f"appending {single} events, one per save (raw and signed, interleaved)")
         _interleaved(raw, signed, single, 1, rounds, say)
         say(f"appending {events} events, {BATCH} per save (raw and signed, interleaved)")

@@ -87,7 +87,7 @@ class Signer:
         messages = [signed_message(h) for h in rec_hashes]
         # The batch size first: most saves hold a few events, and asking the OS for the
         # CPUs this process may use is a system call (2 us: 1% of a one-event save).
-        if _sodium is None or len(messages) < PARALLEL_SIGN_MIN or (cores := _cores()) < 2:
+        if _sodium is None or len(messages) < PARALLEL_SIGN_MIN or (cores := usable_cpus()) < 2:
             return self._sign_messages(messages)
         size = -(-len(messages) // cores)
         parts = [messages[i:i + size] for i in range(0, len(messages), size)]
@@ -141,7 +141,8 @@ class Signer:
         return cls(key, owner)
 
 
-def _cores() -> int:
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, where the system tells)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux

@@ -75,11 +75,15 @@ SQLITE_INSERT_SQL = (
 )
 # Positions, chain rows and unchained rows read from the events table itself. A row with
 # a chain hash is chained; a missing key id or signature reads as empty (and fails).
-SQLITE_CHAIN_SELECT = (
+SQLITE_CHAIN_COLUMNS = (
     "SELECT rowid, rowid, originator_id, originator_version, COALESCE(key_id, ''), "
     "COALESCE(signature, x''), chain_hash, originator_id, originator_version, topic, state "
-    "FROM {events} WHERE rowid >= ? AND rowid <= ? AND chain_hash IS NOT NULL "
+    "FROM {events} "
 )
+SQLITE_CHAIN_SELECT = SQLITE_CHAIN_COLUMNS + "WHERE rowid >= ? AND rowid <= ? AND chain_hash IS NOT NULL "
+# Positions asked for by number, at most this many per statement (SQLite's default limit
+# on bound parameters was 999 before 3.32).
+SQLITE_IN_CHUNK = 500
 SQLITE_UNCHAINED_SQL = (
     "SELECT rowid, originator_id, originator_version, topic FROM {events} "
     "WHERE chain_hash IS NULL ORDER BY rowid"
@@ -222,7 +226,7 @@ def _to_chain_rows(rows: Iterable[Any]) -> list[ChainRow]:
         if e_oid is not None:
             text = oids.get(e_oid)
             if text is None:
-                text = oids[e_oid] = str(_as_uuid(e_oid))
+                text = oids[e_oid] = canonical_id(e_oid)
             e_oid = text
         c_oid = r[2]
         if c_oid == r[7]:  # always on SQLite, where both are the row's own (hex) id
@@ -235,6 +239,12 @@ def _to_chain_rows(rows: Iterable[Any]) -> list[ChainRow]:
             None if r[10] is None else bytes(r[10]),
         )))
     return out
+
+
+def canonical_id(value: Any) -> str:
+    """A stored originator id as the ledger's rows give it: the UUID's text (hex on
+    SQLite, a UUID on PostgreSQL), or the stored text itself where it is no UUID."""
+    return str(_as_uuid(value))
 
 
 def _as_uuid(value: Any) -> UUID | str:
@@ -404,6 +414,21 @@ class SignedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainQueries):
             cursor.row_factory = None  # plain tuples
             cursor.execute(sql + "ORDER BY rowid", params)
             return _to_chain_rows(cursor.fetchall())
+
+    def read_positions(self, positions: Iterable[int]) -> list[ChainRow]:
+        """One query per 500 positions, in one read transaction (a query and a transaction
+        per position was what a project page's signature column cost)."""
+        wanted = sorted(set(positions))
+        rows: list[tuple] = []
+        with self.datastore.transaction(commit=False) as c:
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None  # plain tuples
+            for i in range(0, len(wanted), SQLITE_IN_CHUNK):
+                part = wanted[i:i + SQLITE_IN_CHUNK]
+                cursor.execute(self.q(SQLITE_CHAIN_COLUMNS) + f"WHERE rowid IN ({','.join('?' * len(part))}) "
+                               "AND chain_hash IS NOT NULL ORDER BY rowid", part)
+                rows += cursor.fetchall()
+        return _to_chain_rows(rows)
 
     def unchained_rows(self) -> list[UnchainedRow]:
         return _to_unchained(self.fetch(SQLITE_UNCHAINED_SQL))

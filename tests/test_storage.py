@@ -75,6 +75,18 @@ def test_read_positions_returns_the_same_rows_as_read_chain(ledger, alice):
     assert app.read_positions([]) == []
 
 
+def test_read_positions_beyond_one_statement(ledger, alice):
+    """More positions than one statement takes (SQLite reads them 500 at a time)."""
+    app, _ = ledger
+    c = Counter("many positions")
+    for i in range(1100):
+        c.increment(Decimal("1.00"), f"step {i}")
+    app.save(c, signer=alice)
+    size = app.size()
+    wanted = list(range(size, 0, -1))
+    assert app.read_positions(wanted) == app.read_chain(1, size)
+
+
 def test_events_decode_to_equal_objects(ledger, alice, open_app):
     app, _ = ledger
     r = Record("types")

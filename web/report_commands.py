@@ -216,7 +216,7 @@ def _variance_rows(models: Any, project: str | None, day: date | None) -> list[d
     summaries = [models.summary(project, day)] if project else models.portfolio(day)
     rows = [_ev_row(s.facts.project, s.facts.currency, s.earned_value.shown()) for s in summaries]
     if project is None:
-        for currency, ev in sorted(models.portfolio_earned_value(day).items()):
+        for currency, ev in sorted(models.portfolio_earned_value(day, summaries).items()):
             rows.append(_ev_row("PORTFOLIO", currency, ev.shown()))
     return rows
 

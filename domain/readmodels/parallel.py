@@ -18,12 +18,12 @@ The work may also call `say.ready()` once some first step is done (a rebuild's d
 from __future__ import annotations
 
 import multiprocessing
-import os
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 from domain.readmodels.store import ReadModelError
+from ledger.keys import usable_cpus as _cpus  # a module attribute: tests set it
 
 Progress = Callable[[int, int], None]
 Work = Callable[[Progress | None], Any]
@@ -119,14 +119,6 @@ def start(work: Work) -> Child:
 def available() -> bool:
     """Whether work can be forked, and run on a second CPU (nothing to gain on one)."""
     return "fork" in multiprocessing.get_all_start_methods() and _cpus() >= 2
-
-
-def _cpus() -> int:
-    """The CPUs this process may run on (its affinity, where the system tells)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on every system
-        return os.cpu_count() or 1
 
 
 def _run(work: Work, writer: Any) -> None:

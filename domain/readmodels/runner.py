@@ -21,13 +21,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, NamedTuple, Protocol
-from uuid import UUID
-
-from eventsourcing.persistence import StoredEvent
 
 from domain.readmodels.projection import Item
 from domain.readmodels.store import LostRaceError, ReadModelError, ReadStore, Writer
-from ledger.recorders import SignedSQLiteApplicationRecorder
+from ledger.recorders import SignedSQLiteApplicationRecorder, canonical_id
 from ledger.rows import ChainRow
 
 Progress = Callable[[int, int], None]
@@ -47,6 +44,9 @@ class Projection(Protocol):
 
     def write(self, w: Writer, batch: Any) -> None: ...
 
+    def decode(self, row: ChainRow) -> Any:
+        """What the projection reads of a position (None: missing or unreadable)."""
+
 
 class Projector:
     """Keeps one projection's tables up to date with the log."""
@@ -57,7 +57,6 @@ class Projector:
         self.projection = projection
         self.store = store
         self.batch = batch
-        self._ids: dict[str, UUID] = {}
         self._lock = threading.Lock()  # one catch-up at a time per process
 
     @property
@@ -191,9 +190,8 @@ class Projector:
     # Reading the log ----------------------------------------------------------------------
 
     def read(self, lo: int, hi: int) -> Iterator[Item]:
-        """Positions lo..hi, decoded (by the projection's own `decode` if it has one), in
-        chunks of at most one batch."""
-        decode = getattr(self.projection, "decode", None) or self.decode
+        """Positions lo..hi, as the projection decodes them, in chunks of at most one batch."""
+        decode = self.projection.decode
         rows = log_reader(self.app)
         while lo <= hi:
             top = min(hi, lo + self.batch - 1)
@@ -201,19 +199,6 @@ class Projector:
                 yield Item(row, decode(row))
             lo = top + 1
 
-    def decode(self, row: ChainRow) -> Any:
-        """The domain event at a chain row, or None when it is missing or does not decode
-        (tampering is `pmo-ledger verify`'s finding; the read models carry on)."""
-        if row.state is None or row.event_originator_id is None:
-            return None
-        oid = self._ids.get(row.event_originator_id)
-        if oid is None:
-            oid = self._ids[row.event_originator_id] = UUID(row.event_originator_id)
-        stored = StoredEvent(oid, row.event_originator_version, row.topic, row.state)  # type: ignore[arg-type]
-        try:
-            return self.app.mapper.to_domain_event(stored)
-        except Exception:  # noqa: BLE001 - any decoding failure means "unreadable"
-            return None
 
 
 class LogRow(NamedTuple):
@@ -232,13 +217,13 @@ class LogRow(NamedTuple):
     state: bytes | None
 
 
-# The ledger's own chain select (`ChainQueries.chain_select`: the `ledger_chain` view,
-# the same on both backends, joined with the stored events) less the two columns.
+# The SQLite ledger's own chain select (`SQLITE_CHAIN_SELECT`: on SQLite a position is an
+# event row, its row id, with the chain columns beside the event's) less the signature and
+# chain hash. Read from the events table itself: through the `ledger_chain` view, joined
+# back to the events, every row was looked up twice.
 _LOG_SELECT = (
-    "SELECT c.position, c.notification_id, c.originator_id, c.originator_version, "
-    "COALESCE(c.key_id, ''), e.originator_id, e.originator_version, e.topic, e.state "
-    "FROM {chain} c LEFT JOIN {events} e ON e.{nid} = c.notification_id "
-    "WHERE c.position >= ? AND c.position <= ? ORDER BY c.position"
+    "SELECT rowid, originator_id, originator_version, COALESCE(key_id, ''), topic, state "
+    "FROM {events} WHERE rowid >= ? AND rowid <= ? AND chain_hash IS NOT NULL ORDER BY rowid"
 )
 
 
@@ -262,30 +247,22 @@ def log_reader(app: Any) -> Callable[[int, int], list[Any]]:
 
 def _log_rows(rows: list[tuple]) -> list[LogRow]:
     """LogRows from the select's tuples, each originator id in its canonical text (as
-    the ledger's ChainRows have them; stored as hex on SQLite), worked out once per id.
-    Column by column, so that no Python code runs per row."""
+    the ledger's ChainRows have them; stored as hex on SQLite), worked out once per id;
+    the position is the notification id, and the chain's and the event's identity are
+    the row's own. Column by column, so that no Python code runs per row."""
     if not rows:
         return []
-    pos, nid, c_oid, c_ver, key, e_oid, e_ver, topic, state = zip(*rows, strict=True)
-    e_text = {o: None if o is None else _canonical_id(o) for o in set(e_oid)}
-    # The chain's copy of the id, as the ledger gives it: the event's text where they match.
-    c_text = {o: str(e_text[o]) if o in e_text else str(o) for o in set(c_oid)}
+    pos, oid, version, key, topic, state = zip(*rows, strict=True)
+    text = {o: canonical_id(o) for o in set(oid)}
+    ids = tuple(map(text.__getitem__, oid))
     if not set(map(type, state)) <= _BYTES_OR_NONE:
         state = tuple(None if s is None else bytes(s) for s in state)
-    return list(map(_new_log_row, zip(pos, nid, map(c_text.__getitem__, c_oid), c_ver, key,
-                                      map(e_text.__getitem__, e_oid), e_ver, topic, state,
+    return list(map(_new_log_row, zip(pos, pos, ids, version, key, ids, version, topic, state,
                                       strict=True)))
 
 
 _BYTES_OR_NONE = {bytes, type(None)}
 _new_log_row = partial(tuple.__new__, LogRow)  # LogRow._make without its Python frame
-
-
-def _canonical_id(value: Any) -> str:
-    try:
-        return str(value if isinstance(value, UUID) else UUID(str(value)))
-    except ValueError:
-        return str(value)
 
 
 _gc_lock = threading.Lock()

@@ -260,10 +260,13 @@ class ReadModels:
             out.append(ProjectSummary(f, ev, ev.rag(rules)))
         return out
 
-    def portfolio_earned_value(self, as_of: date | None = None) -> dict[str, EarnedValue]:
-        """Portfolio totals per currency: sums of BAC, PV, EV, AC; ratios of the sums."""
+    def portfolio_earned_value(self, as_of: date | None = None,
+                               summaries: Iterable[ProjectSummary] | None = None) -> dict[str, EarnedValue]:
+        """Portfolio totals per currency: sums of BAC, PV, EV, AC; ratios of the sums.
+        `summaries`: `portfolio(as_of)` where the caller has it already (computing every
+        project's earned value again was a page's largest cost)."""
         totals: dict[str, EarnedValue] = {}
-        for s in self.portfolio(as_of):
+        for s in self.portfolio(as_of) if summaries is None else summaries:
             c = s.facts.currency
             totals[c] = totals[c] + s.earned_value if c in totals else s.earned_value
         return totals

@@ -12,7 +12,6 @@ from ledger.application import open_ledger
 from tests.web.conftest import CODE, PW, Site, text_of
 from web.ledger_access import get_aggregates, get_read_models
 from web.pages import charts
-from web.pages.portfolio import _totals
 
 
 def _other_process(site: Site) -> PMOApplication:
@@ -83,6 +82,6 @@ def test_the_portfolio_totals_are_the_read_models_own(site: Site) -> None:
         models = get_read_models()
         day = date(2025, 9, 30)
         summaries: list[ProjectSummary] = models.portfolio(day)
-        totals: dict[str, EarnedValue] = _totals(summaries)
+        totals: dict[str, EarnedValue] = models.portfolio_earned_value(day, summaries)
         assert totals == models.portfolio_earned_value(day)
         assert totals  # one currency at least: the comparison was not of two empty dicts

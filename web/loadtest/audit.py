@@ -34,10 +34,10 @@ READ_MODEL_REPORTS = (
 )
 
 
-def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """`pmo-ledger ARGS` in a subprocess, output captured."""
+def cli(*args: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`pmo-ledger ARGS` in a subprocess (this environment and `env`), output captured."""
     return subprocess.run([sys.executable, "-c", "from web.cli import main; main()", *args],
-                          cwd=REPO, env=dict(os.environ), capture_output=True, text=True,
+                          cwd=REPO, env={**os.environ, **(env or {})}, capture_output=True, text=True,
                           timeout=timeout, check=False)
 
 

@@ -62,7 +62,6 @@ class Options:
     password: str = PASSWORD
     env: dict[str, str] = field(default_factory=dict)  # for the server (a passphrase...)
     folder: Path | None = None  # logs and the SQLite file (default: a new temporary folder)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def run_load(opts: Options) -> dict[str, Any]:
@@ -70,7 +69,7 @@ def run_load(opts: Options) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     with fresh_database(opts, folder) as url:
         if opts.seed_demo:
-            seed(url)
+            seed(url, opts.password, opts.env)
         server = Server(url, free_port(), workers=opts.workers, threads=opts.threads,
                         log_path=folder / "serve.log", env=opts.env)
         load_before = os.getloadavg()
@@ -116,8 +115,10 @@ def _pg(dsn: str, sql: str) -> None:
         conn.execute(sql)
 
 
-def seed(url: str) -> None:
-    done = cli("demo", "--db", url, "--password", PASSWORD)
+def seed(url: str, password: str = PASSWORD, env: dict[str, str] | None = None) -> None:
+    """The demo portfolio, its people signing in with `password`, its keys under the
+    server's environment (its passphrase)."""
+    done = cli("demo", "--db", url, "--password", password, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"pmo-ledger demo failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
 
@@ -140,7 +141,7 @@ def prepare(base: str, opts: Options) -> dict[str, Any]:
         projects.append({"code": summary["project"], "line": best["line"]})
     return {"host": base, "users": opts.users, "seconds": opts.seconds, "password": opts.password,
             "readers": [list(r) for r in READERS], "tokens": tokens, "projects": projects,
-            "think_seconds": list(opts.think_seconds), **opts.extra}
+            "think_seconds": list(opts.think_seconds)}
 
 
 def _get(base: str, path: str, headers: dict[str, str]) -> Any:
@@ -171,7 +172,12 @@ def runner_process(plan: dict[str, Any], folder: Path) -> tuple[subprocess.Popen
 
 
 def finish_runner(proc: subprocess.Popen, out_path: Path, seconds: float) -> dict[str, Any]:
-    code = proc.wait(seconds + 180)
+    try:
+        code = proc.wait(seconds + 180)
+    except BaseException:
+        proc.kill()  # a runner that overran (or an interrupted wait) is not left behind
+        proc.wait()
+        raise
     if code != 0 or not out_path.exists():
         log = out_path.with_name(out_path.name.replace("result-", "runner-").replace(".json", ".log"))
         raise RuntimeError(f"the load runner failed ({code}):\n{log.read_text(errors='replace')[-3000:]}")
@@ -229,7 +235,7 @@ def _report(opts: Options, url: str, folder: Path, result: dict[str, Any], size_
     report: dict[str, Any] = {
         "backend": "postgresql" if url.startswith("postgres") else "sqlite",
         "options": {**{k: v for k, v in asdict(opts).items()
-                       if k not in ("folder", "extra", "password", "env")},
+                       if k not in ("folder", "password", "env")},
                     "folder": str(folder)},
         "seconds": result["seconds"], "users": result["users"],
         "categories": {c: cats[c] for c in CATEGORIES if c in cats},

@@ -53,7 +53,11 @@ class Server:
             self.proc = subprocess.Popen(self.command(), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
                                          env={**os.environ, **self.env})
         self.starts += 1
-        self.wait_ready(ready_timeout)
+        try:
+            self.wait_ready(ready_timeout)
+        except BaseException:
+            self.stop()  # never left running (it would hold the database) when not ready
+            raise
         return self
 
     def wait_ready(self, timeout: float) -> None:

@@ -66,7 +66,7 @@ def _by_vendor(project: Any) -> dict[Any, list[tuple[str, dict[str, Any]]]]:
 
 
 def _detail(project: Any, kind: str, item: str,
-            by_vendor: dict[Any, list[tuple[str, dict[str, Any]]]] | None = None) -> dict[str, Any]:
+            by_vendor: dict[Any, list[tuple[str, dict[str, Any]]]]) -> dict[str, Any]:
     """What the reviewer needs to see besides the queue row."""
     if kind in ("expenditure", "commitment"):
         state = (project.expenditures if kind == "expenditure" else project.commitments).get(item, {})
@@ -74,8 +74,6 @@ def _detail(project: Any, kind: str, item: str,
         before = project.available(line) if line in project.lines else None
         after = None if before is None else before - state.get("amount", ZERO)
         vendor = state.get("vendor")
-        if by_vendor is None:
-            by_vendor = _by_vendor(project)
         history = [(k, e) for k, e in by_vendor.get(vendor, ()) if k != item]
         approved = sum((e["amount"] for _, e in history if e["status"] == "approved"), ZERO)
         return {"state": state, "line": line, "before": before, "after": after,

@@ -40,13 +40,14 @@ def variance() -> Any:
     models = get_read_models()
     as_of = business_date()
     rows = []
-    for s in models.portfolio(as_of):
+    summaries = models.portfolio(as_of)
+    for s in summaries:
         shown = s.earned_value.shown()
         rows.append({"project": s.facts.project, "title": s.facts.title,
                      "currency": s.facts.currency, **shown, "rag": s.rag})
     if request.args.get("format") == "csv":
         return _csv(rows, VARIANCE, f"variance-{as_of.isoformat()}.csv")
-    totals = {c: t.shown() for c, t in models.portfolio_earned_value(as_of).items()}
+    totals = {c: t.shown() for c, t in models.portfolio_earned_value(as_of, summaries).items()}
     return render_template("reports/variance.html", rows=rows, totals=totals, as_of=as_of)
 
 
