@@ -863,13 +863,19 @@ class PMOApplication(LedgerApplication):
         with self._warm_lock:
             aggregate = self._warm.pop(aggregate_id, None)
         if aggregate is not None:
-            for event in self.repository.event_store.get(aggregate_id, gt=aggregate.version):
-                aggregate = event.mutate(aggregate)
-            return aggregate
+            return self.bring_forward(aggregate)
         try:
             return self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+
+    def bring_forward(self, aggregate: Aggregate) -> Aggregate:
+        """`aggregate` with the events recorded after its version applied, in order, as a
+        replay applies them (each checks it is the next version): the log is append-only,
+        so a copy at version N is brought to the stored state by the events after N."""
+        for event in self.repository.event_store.get(aggregate.id, gt=aggregate.version):
+            aggregate = event.mutate(aggregate)
+        return aggregate
 
     def _keep(self, *aggregates: Aggregate) -> None:
         """Leave aggregates a batch used warm for the next one (only as they are stored:

@@ -56,16 +56,8 @@ class AggregateCache:
         # Taken out while it is brought forward: should that fail half-way (the database
         # gone), the half-applied aggregate is not kept; the next call replays it.
         cached = entries.pop(aggregate_id, None)
-        cached = load() if cached is None else self._fast_forward(cached)
+        cached = load() if cached is None else self.pmo.bring_forward(cached)
         if len(entries) >= MAX_PER_THREAD:
             entries.pop(next(iter(entries)))  # the least recently used
         entries[aggregate_id] = cached
         return cached
-
-    def _fast_forward(self, aggregate: Any) -> Any:
-        """Apply the events recorded after the aggregate's version, in order (each event
-        checks it is the next version of this aggregate, as in a replay)."""
-        for event in self.pmo.repository.event_store.get(originator_id=aggregate.id,
-                                                         gt=aggregate.version):
-            event.mutate(aggregate)
-        return aggregate
