@@ -61,13 +61,18 @@ def test_append_and_read_back(ledger, alice, open_app):
     assert verify_log(DatabaseSource(app)).ok
 
 
+def counted(app, signer, name: str, steps: int) -> int:
+    """A counter saved with `steps` increments in one save; the log's size after it."""
+    c = Counter(name)
+    for i in range(steps):
+        c.increment(Decimal("1.00"), f"step {i}")
+    app.save(c, signer=signer)
+    return app.size()
+
+
 def test_read_positions_returns_the_same_rows_as_read_chain(ledger, alice):
     app, _ = ledger
-    c = Counter("positions")
-    for i in range(4):
-        c.increment(Decimal("1.00"), f"step {i}")
-    app.save(c, signer=alice)
-    size = app.size()
+    size = counted(app, alice, "positions", 4)
     wanted = [size, 1, 3, 3, size + 5]  # repeats and a position beyond the head
     rows = app.read_positions(wanted)
     assert [r.position for r in rows] == [1, 3, size]  # in order, once each, missing left out
@@ -78,13 +83,8 @@ def test_read_positions_returns_the_same_rows_as_read_chain(ledger, alice):
 def test_read_positions_beyond_one_statement(ledger, alice):
     """More positions than one statement takes (SQLite reads them 500 at a time)."""
     app, _ = ledger
-    c = Counter("many positions")
-    for i in range(1100):
-        c.increment(Decimal("1.00"), f"step {i}")
-    app.save(c, signer=alice)
-    size = app.size()
-    wanted = list(range(size, 0, -1))
-    assert app.read_positions(wanted) == app.read_chain(1, size)
+    size = counted(app, alice, "many positions", 1100)
+    assert app.read_positions(range(size, 0, -1)) == app.read_chain(1, size)
 
 
 def test_events_decode_to_equal_objects(ledger, alice, open_app):
