@@ -253,11 +253,14 @@ def _log_rows(rows: list[tuple]) -> list[LogRow]:
     if not rows:
         return []
     pos, oid, version, key, topic, state = zip(*rows, strict=True)
-    text = {o: canonical_id(o) for o in set(oid)}
+    # As the ledger's ChainRows have it: an event id that is NULL (a tampered row) stays
+    # None -- the payload then reads as missing -- and the chain's copy is its text.
+    text = {o: None if o is None else canonical_id(o) for o in set(oid)}
     ids = tuple(map(text.__getitem__, oid))
+    chain_ids = ids if None not in text else tuple(map(str, ids))
     if not set(map(type, state)) <= _BYTES_OR_NONE:
         state = tuple(None if s is None else bytes(s) for s in state)
-    return list(map(_new_log_row, zip(pos, pos, ids, version, key, ids, version, topic, state,
+    return list(map(_new_log_row, zip(pos, pos, chain_ids, version, key, ids, version, topic, state,
                                       strict=True)))
 
 

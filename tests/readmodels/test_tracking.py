@@ -234,3 +234,34 @@ def test_a_tampered_log_stops_the_read_models_with_the_position(world: World) ->
         models.catch_up()
     rows = models.store.fetch("SELECT event FROM {events} WHERE position = ?", (size - 3,))
     assert rows == []  # the failing batch wrote nothing either
+
+
+def test_the_sqlite_reader_gives_the_ledgers_own_rows(tmp_path) -> None:
+    """The read models' lean SQLite reader and the ledger's read_chain agree field by
+    field, a row whose originator id was nulled by tampering included."""
+    import sqlite3
+
+    from domain.readmodels.runner import log_reader
+    from ledger.application import init_ledger
+    from ledger.keys import Signer
+    from tests.domain.helpers import PW
+
+    url = f"sqlite:///{tmp_path / 'l.sqlite3'}"
+    app, root = init_ledger(url, PW)
+    try:
+        for who in ("a", "b"):
+            app.register_key(Signer.generate(who).public_bytes, who, by=root, actor_id=who,
+                             actor_name=who, reason="test")
+        with sqlite3.connect(tmp_path / "l.sqlite3") as c:
+            c.execute("UPDATE stored_events SET originator_id = NULL WHERE rowid = 2")
+        size = app.size()
+        lean = log_reader(app)(1, size)
+        full = app.read_chain(1, size)
+        assert len(lean) == len(full) == size >= 3
+        for a, b in zip(lean, full, strict=True):
+            assert tuple(a) == (b.position, b.notification_id, b.originator_id, b.originator_version,
+                                b.key_id, b.event_originator_id, b.event_originator_version,
+                                b.topic, b.state)
+        assert lean[1].event_originator_id is None
+    finally:
+        app.close()
