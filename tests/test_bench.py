@@ -55,6 +55,15 @@ def test_bench_on_a_temporary_sqlite_file() -> None:
     check_figures(run_bench(None, **TINY), "sqlite")
 
 
+def test_verification_and_the_raw_verify_rate_are_measured_in_interleaved_rounds() -> None:
+    said: list[str] = []
+    result = run_bench(None, **{**TINY, "verify_runs": 2}, progress=said.append)
+    check_figures(result, "sqlite")
+    rounds = [line for line in said if "events/s verified" in line]
+    assert [line.split(":")[0].strip() for line in rounds] == ["round 1/2", "round 2/2"]
+    assert "2 interleaved rounds" in result["method"]
+
+
 def test_bench_command_json_on_a_new_sqlite_file_removes_what_it_made(tmp_path: Path) -> None:
     db = tmp_path / "bench.sqlite3"
     result = CliRunner().invoke(cli, ["bench", "--no-read-models", "--db", f"sqlite:///{db}", "--events", "100",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from domain.readmodels.bench import TARGET_RATIO, run_readmodel_bench
+from domain.readmodels.bench import RUNS, TARGET_RATIO, run_readmodel_bench
 from domain.services import PMOApplication
 from ledger.application import init_ledger
 from tests.domain.helpers import PW
@@ -30,3 +30,7 @@ def test_bench_reports_rebuild_against_raw_decoding_and_as_of(tmp_path: Path, pa
     assert result["as_of"]["project_events"] >= 600
     assert 0 < result["as_of"]["seconds_worst"] == max(result["as_of"]["seconds_each"])
     assert result["events"] >= 600 and said
+    # Interleaved rounds, each reported: every side's figure is the best of its rounds.
+    each = result["rebuild_all_ratio_each_round"]
+    assert len(each) == RUNS and all(r > 0 for r in each)
+    assert sum(line.startswith("  round ") for line in said) == RUNS
