@@ -1,7 +1,7 @@
 """Helpers for tests that run `pmo-ledger serve` as a real server on loopback.
 
     ledger = seed(url)                          # a small ledger: the cast, one project
-    with Served.start(url, tmp_path) as server: # gunicorn, 2 workers, a free port
+    with Served.launch(url, tmp_path) as server: # gunicorn, 2 workers, a free port
         server.get("/signin")
     with TcpProxy(5432) as proxy:               # a loopback hop to PostgreSQL we can cut
         proxy.cut(); proxy.restore()
@@ -13,7 +13,6 @@ import json
 import os
 import re
 import selectors
-import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 from domain.services import PMOApplication
 from ledger.application import init_ledger
 from tests.domain.helpers import FAST_HASH, enrol_cast
+from web.loadtest.server import Server, free_port
 
 PW = "serve-tests-passphrase-not-secret"
 PASSWORD = "serve-tests-password"
@@ -68,12 +68,6 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run `pmo-ledger ARGS` in a subprocess (output captured as text)."""
     return subprocess.run(
@@ -96,70 +90,31 @@ class Reply:
         return self.body.decode("utf-8", "replace")
 
 
-@dataclass
-class Served:
-    """`pmo-ledger serve` in a subprocess: stderr (every log) goes to `log_path`."""
+class Served(Server):
+    """`pmo-ledger serve` on a free loopback port (the load driver's `Server`: started,
+    waited for, stopped or killed the same way), with an HTTP client for the tests. Its
+    log (stdout and stderr) goes to `log_path`, in the test's folder."""
 
-    proc: subprocess.Popen
-    port: int
-    log_path: Path
-    cookies: dict[str, str] = field(default_factory=dict)
+    def __init__(self, url: str, folder: Path, *, workers: int = 2, threads: int = 4,
+                 env: dict[str, str] | None = None) -> None:
+        port = free_port()
+        super().__init__(url, port, workers=workers, threads=threads,
+                         log_path=folder / f"serve-{port}.log",
+                         env={"PMO_LEDGER_PASSPHRASE": PW, **(env or {})})
+        self.cookies: dict[str, str] = {}
 
     @classmethod
-    def start(cls, url: str, folder: Path, *, workers: int = 2, threads: int = 4,
-              env: dict[str, str] | None = None, ready_timeout: float = 40) -> Served:
-        port = free_port()
-        log_path = folder / f"serve-{port}.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", "from web.cli import main; main()", "serve", "--db", url,
-                 "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                 "--threads", str(threads)],
-                cwd=REPO, env={**os.environ, "PMO_LEDGER_PASSPHRASE": PW, **(env or {})},
-                stdout=log, stderr=subprocess.STDOUT)
-        server = cls(proc, port, log_path)
-        server.wait_ready(ready_timeout)
+    def launch(cls, url: str, folder: Path, *, ready_timeout: float = 40, **kwargs: Any) -> Served:
+        """Start it and wait until every worker answers."""
+        server = cls(url, folder, **kwargs)
+        server.start(ready_timeout)
         return server
 
     def __enter__(self) -> Served:
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"serve exited {self.proc.returncode}:\n{self.log()}")
-            try:
-                if self.request("GET", "/signin", timeout=2).status == 200 and len(self.workers()) >= 1:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"serve did not answer within {timeout}s:\n{self.log()}")
-
-    def workers(self) -> list[int]:
-        """The master's child processes (its workers), from /proc."""
-        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        try:
-            return [int(p) for p in path.read_text().split()]
-        except FileNotFoundError:
-            return []
+        self.stop(30)
 
     def request(self, method: str, path: str, *, json_body: Any = None, data: bytes | None = None,
                 headers: dict[str, str] | None = None, timeout: float = 30,

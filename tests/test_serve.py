@@ -49,7 +49,7 @@ def test_two_workers_write_at_once_survive_a_killed_worker_and_stop_cleanly(
         backend_url: str, tmp_path: Path) -> None:
     seed(backend_url)
     before = ledger_size(backend_url)
-    server = Served.start(backend_url, tmp_path)
+    server = Served.launch(backend_url, tmp_path)
     with server:
         pm = server.token("pm")
         with ThreadPoolExecutor(THREADS) as pool:
@@ -101,7 +101,7 @@ def test_postgres_going_away_is_a_clean_503_and_the_server_recovers_by_itself(
         cuttable_postgres: tuple[TcpProxy, str], tmp_path: Path) -> None:
     proxy, url = cuttable_postgres
     seed(url)
-    with Served.start(url, tmp_path) as server:
+    with Served.launch(url, tmp_path) as server:
         pm = server.token("pm")
         server.sign_in("pm")
         project = f"/api/v1/projects/{CODES[0]}"

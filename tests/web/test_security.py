@@ -289,7 +289,7 @@ def _secrets(url: str, instance: Path) -> dict[str, str]:
 def test_the_real_server_headers_cookies_413_429_and_no_secrets_anywhere(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     seed(url)
-    with Served.start(url, tmp_path) as server:
+    with Served.launch(url, tmp_path) as server:
         signin = server.request("GET", "/signin")
         assert header_problems(signin) == []
         proxied = server.request("GET", "/signin", headers={"X-Forwarded-Proto": "https"})
