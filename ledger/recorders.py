@@ -103,6 +103,12 @@ INSERT_PRESIGNED_CHAIN_SQL = (
     "%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::bytea[], %s::bytea[])"
 )
 CHECKPOINT_INSERT_SQL = "INSERT INTO {checkpoints} (size, note) VALUES (?, ?)"
+# PostgreSQL: a chain range less the signatures and chain hashes (`read_unsigned`).
+UNSIGNED_SELECT = (
+    "SELECT c.position, c.notification_id, c.originator_id, c.originator_version, c.key_id, "
+    "e.originator_id, e.originator_version, e.topic, e.state "
+    "FROM {chain} c LEFT JOIN {events} e ON e.{nid} = c.notification_id "
+)
 
 
 def sign_events(stored_events: Sequence[StoredEvent], signer: Any) -> list[tuple[bytes, bytes]]:
@@ -596,17 +602,27 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
         return cached
 
     def read_chain(self, lo: int, hi: int, topics: Sequence[str] = ()) -> list[ChainRow]:
-        # The events joined are bounded by the range's own notification ids (the same
-        # rows; without it PostgreSQL scanned the whole events table for every range),
-        # and sorted here (PostgreSQL's sort of ~1 KB rows spilled to disk).
         if topics:  # a few rows by topic: let the planner start from the events
             sql = self.chain_select().replace(" LEFT JOIN ", " JOIN ", 1) + (
                 "WHERE c.position >= %s AND c.position <= %s AND e.topic = ANY(%s) ORDER BY c.position")
             with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
                 curs.execute(sql, [lo, hi, list(topics)])
                 return _to_chain_rows(curs.fetchall())
-        sql, params = _range_sql(self, lo, hi, topics, order=False)
-        sql = sql.replace(
+        return _to_chain_rows(self._range_rows(self.chain_select(), lo, hi))
+
+    def read_unsigned(self, lo: int, hi: int) -> list[tuple]:
+        """Positions lo..hi as plain tuples in position order: read_chain's columns less
+        the signature and chain hash (position, notification id, originator id and
+        version, key id, the event's originator id (a UUID) and version, topic, state),
+        for readers that do not check those (the read models: `pmo-ledger verify` does)."""
+        return self._range_rows(self.q(UNSIGNED_SELECT), lo, hi)
+
+    def _range_rows(self, select: str, lo: int, hi: int) -> list[Any]:
+        """`select` (a chain select joining the events as `e`) over positions lo..hi.
+        The events joined are bounded by the range's own notification ids (the same
+        rows; without it PostgreSQL scanned the whole events table for every range),
+        and sorted here (PostgreSQL's sort of ~1 KB rows spilled to disk)."""
+        sql = select.replace(
             "ON e.notification_id = c.notification_id ",
             "ON e.notification_id = c.notification_id AND e.notification_id BETWEEN "
             # (OFFSET 0 keeps the planner on the position index: min() over the
@@ -617,13 +633,13 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
             "WHERE position BETWEEN %s AND %s OFFSET 0) b) ".replace(
                 "{chain}", self.schema_prefix + CHAIN_TABLE),
             1,
-        )
+        ) + "WHERE c.position >= %s AND c.position <= %s "
         # Binary results: bytea arrives as bytes, not hex to decode (a third less per row).
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as curs:
-            curs.execute(sql, [lo, hi, lo, hi, *params])
+            curs.execute(sql, [lo, hi, lo, hi, lo, hi])
             rows = curs.fetchall()
         rows.sort(key=_first)
-        return _to_chain_rows(rows)
+        return rows
 
     def read_positions(self, positions: Iterable[int]) -> list[ChainRow]:
         """One query for all (a round trip per position was most of what a project
@@ -653,15 +669,6 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             curs.execute(self.q(sql), params)
-
-
-def _range_sql(rec: ChainQueries, lo: int, hi: int, topics: Sequence[str], order: bool = True) -> tuple[str, list]:
-    sql = rec.chain_select() + rec.q("WHERE c.position >= ? AND c.position <= ? ")
-    params: list[Any] = [lo, hi]
-    if topics:
-        sql += rec.q(f"AND e.topic IN ({','.join('?' * len(topics))}) ")
-        params += list(topics)
-    return (sql + "ORDER BY c.position" if order else sql), params
 
 
 def _first(row: Sequence[Any]) -> Any:

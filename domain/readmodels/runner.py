@@ -24,7 +24,11 @@ from typing import Any, NamedTuple, Protocol
 
 from domain.readmodels.projection import Item
 from domain.readmodels.store import LostRaceError, ReadModelError, ReadStore, Writer
-from ledger.recorders import SignedSQLiteApplicationRecorder, canonical_id
+from ledger.recorders import (
+    SignedPostgresApplicationRecorder,
+    SignedSQLiteApplicationRecorder,
+    canonical_id,
+)
 from ledger.rows import ChainRow
 
 Progress = Callable[[int, int], None]
@@ -228,9 +232,12 @@ _LOG_SELECT = (
 
 
 def log_reader(app: Any) -> Callable[[int, int], list[Any]]:
-    """`rows(lo, hi)`: positions lo..hi as LogRows -- on SQLite; elsewhere the ledger's
-    own `read_chain` (ChainRows, which have the same fields and more)."""
+    """`rows(lo, hi)`: positions lo..hi as LogRows -- read by the SQLite and PostgreSQL
+    ledgers' own selects less the signature and chain hash; with any other recorder, its
+    `read_chain` (ChainRows, which have the same fields and more)."""
     recorder = getattr(app, "recorder", None)
+    if isinstance(recorder, SignedPostgresApplicationRecorder):
+        return lambda lo, hi: _pg_log_rows(recorder.read_unsigned(lo, hi))
     if not isinstance(recorder, SignedSQLiteApplicationRecorder):
         return app.read_chain  # type: ignore[no-any-return]
     sql = recorder.q(_LOG_SELECT)
@@ -246,9 +253,9 @@ def log_reader(app: Any) -> Callable[[int, int], list[Any]]:
 
 
 def _log_rows(rows: list[tuple]) -> list[LogRow]:
-    """LogRows from the select's tuples, each originator id in its canonical text (as
-    the ledger's ChainRows have them; stored as hex on SQLite), worked out once per id;
-    the position is the notification id, and the chain's and the event's identity are
+    """LogRows from the SQLite select's tuples, each originator id in its canonical text
+    (as the ledger's ChainRows have them; stored as hex on SQLite), worked out once per
+    id; the position is the notification id, and the chain's and the event's identity are
     the row's own. Column by column, so that no Python code runs per row."""
     if not rows:
         return []
@@ -258,10 +265,28 @@ def _log_rows(rows: list[tuple]) -> list[LogRow]:
     text = {o: None if o is None else canonical_id(o) for o in set(oid)}
     ids = tuple(map(text.__getitem__, oid))
     chain_ids = ids if None not in text else tuple(map(str, ids))
-    if not set(map(type, state)) <= _BYTES_OR_NONE:
-        state = tuple(None if s is None else bytes(s) for s in state)
-    return list(map(_new_log_row, zip(pos, pos, chain_ids, version, key, ids, version, topic, state,
-                                      strict=True)))
+    return list(map(_new_log_row, zip(pos, pos, chain_ids, version, key, ids, version, topic,
+                                      _as_bytes(state), strict=True)))
+
+
+def _pg_log_rows(rows: list[tuple]) -> list[LogRow]:
+    """LogRows from `read_unsigned`'s tuples, as the ledger's ChainRows have them: the
+    chain's originator id is its stored text, the event's (a UUID, or None where the
+    chain row has no event) its canonical text. Column by column, as `_log_rows`."""
+    if not rows:
+        return []
+    pos, nid, chain_oid, chain_version, key, oid, version, topic, state = zip(*rows, strict=True)
+    text = {o: None if o is None else canonical_id(o) for o in set(oid)}
+    return list(map(_new_log_row, zip(pos, nid, chain_oid, chain_version, key,
+                                      map(text.__getitem__, oid), version, topic,
+                                      _as_bytes(state), strict=True)))
+
+
+def _as_bytes(state: tuple) -> tuple:
+    """Payloads as bytes (a driver may give a memoryview), None kept."""
+    if set(map(type, state)) <= _BYTES_OR_NONE:
+        return state
+    return tuple(None if s is None else bytes(s) for s in state)
 
 
 _BYTES_OR_NONE = {bytes, type(None)}

@@ -195,20 +195,16 @@ class ReadModels:
                 and (path is None or str(path) not in ("", ":memory:")))
 
     def _rebuild_in_child(self, say: Any) -> int:
-        """In the forked child: drop every read model (`say.ready()` then tells the parent,
-        which meanwhile reads the log for the tables), then judge compliance alone."""
-        return self._rebuild_compliance_alone(say, drop=True)
-
-    def _rebuild_compliance_alone(self, progress: Any = None, *, drop: bool = False) -> int:
-        """In the forked child: the compliance findings from position 1, in one batch,
-        through an application of its own (a fork must not use the parent's connections)."""
+        """In the forked child, through an application of its own (a fork must not use
+        the parent's connections): drop every read model (`say.ready()` then tells the
+        parent, which meanwhile reads the log for the tables), then judge the compliance
+        findings from position 1 in one batch."""
         app = type(self.app)(self.app.backend)
         try:
             models = ReadModels(app, evaluator=self._findings.factory, clock=self.clock)
-            if drop:
-                models._drop_tables()
-                progress.ready()
-            return models.catch_up_compliance(progress, batch=REBUILD_BATCH)
+            models._drop_tables()
+            say.ready()
+            return models.catch_up_compliance(say, batch=REBUILD_BATCH)
         finally:
             app.close()
 

