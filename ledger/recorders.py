@@ -106,7 +106,7 @@ CHECKPOINT_INSERT_SQL = "INSERT INTO {checkpoints} (size, note) VALUES (?, ?)"
 # PostgreSQL: a chain range less the signatures and chain hashes (`read_unsigned`).
 UNSIGNED_SELECT = (
     "SELECT c.position, c.notification_id, c.originator_id, c.originator_version, c.key_id, "
-    "e.originator_id, e.originator_version, e.topic, e.state "
+    "e.originator_id::text, e.originator_version, e.topic, e.state "
     "FROM {chain} c LEFT JOIN {events} e ON e.{nid} = c.notification_id "
 )
 
@@ -613,7 +613,8 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
     def read_unsigned(self, lo: int, hi: int) -> list[tuple]:
         """Positions lo..hi as plain tuples in position order: read_chain's columns less
         the signature and chain hash (position, notification id, originator id and
-        version, key id, the event's originator id (a UUID) and version, topic, state),
+        version, key id, the event's originator id (its canonical text, as in ChainRows)
+        and version, topic, state),
         for readers that do not check those (the read models: `pmo-ledger verify` does)."""
         return self._range_rows(self.q(UNSIGNED_SELECT), lo, hi)
 

@@ -270,16 +270,12 @@ def _log_rows(rows: list[tuple]) -> list[LogRow]:
 
 
 def _pg_log_rows(rows: list[tuple]) -> list[LogRow]:
-    """LogRows from `read_unsigned`'s tuples, as the ledger's ChainRows have them: the
-    chain's originator id is its stored text, the event's (a UUID, or None where the
-    chain row has no event) its canonical text. Column by column, as `_log_rows`."""
+    """LogRows from `read_unsigned`'s tuples, which are the ledger's ChainRows' fields
+    (PostgreSQL gives a UUID's canonical text). Column by column, as `_log_rows`."""
     if not rows:
         return []
-    pos, nid, chain_oid, chain_version, key, oid, version, topic, state = zip(*rows, strict=True)
-    text = {o: None if o is None else canonical_id(o) for o in set(oid)}
-    return list(map(_new_log_row, zip(pos, nid, chain_oid, chain_version, key,
-                                      map(text.__getitem__, oid), version, topic,
-                                      _as_bytes(state), strict=True)))
+    *columns, state = zip(*rows, strict=True)
+    return list(map(_new_log_row, zip(*columns, _as_bytes(state), strict=True)))
 
 
 def _as_bytes(state: tuple) -> tuple:
