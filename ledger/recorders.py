@@ -498,37 +498,27 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
         # over plain arrays instead of an array of composites. The EXCLUSIVE lock is taken
         # before the insert, so commit order is insert order, and the head read (by a
         # statement that starts after the lock is held) is the head this save extends.
-        with self.datastore.get_connection() as conn:
-            begin, insert, chain = self._signed_statements(conn)
-            try:
-                with conn.cursor(row_factory=tuple_row) as curs:
-                    curs.execute(begin)
-                    curs.execute(insert, (
-                        [e.originator_id for e in stored_events],
-                        [e.originator_version for e in stored_events],
-                        [e.topic for e in stored_events],
-                        [e.state for e in stored_events],
-                        KEYRING_ID if self.datastore.originator_id_type != "text" else str(KEYRING_ID),
-                    ), prepare=True)
-                    rows = curs.fetchall()
-                    ids = [int(r[0]) for r in rows]
-                    if len(ids) != len(stored_events):
-                        raise ProgrammingError(f"inserted {len(ids)} of {len(stored_events)} events")
-                    key_check = kwargs.get("key_check")
-                    if key_check is not None:  # the key ring's version before this save
-                        key_check(rows[0][3])
-                    head = _head(rows[0][1:]) if rows[0][1] is not None else None
-                    chained = chain_params(stored_events, ids, signed, head, key)
-                    curs.execute(chain, (
-                        key, [r[0] for r in chained], [r[1] for r in chained], [r[2] for r in chained],
-                        [r[3] for r in chained], [r[5] for r in chained], [r[6] for r in chained],
-                    ), prepare=True)
-                    curs.execute("COMMIT")
-            except BaseException:
-                if conn.info.transaction_status != TransactionStatus.IDLE:
-                    with contextlib.suppress(Exception):
-                        conn.execute("ROLLBACK")
-                raise  # inside get_connection: psycopg errors become the library's
+        with self._locked_write() as (curs, (_, insert, chain)):
+            curs.execute(insert, (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+                KEYRING_ID if self.datastore.originator_id_type != "text" else str(KEYRING_ID),
+            ), prepare=True)
+            rows = curs.fetchall()
+            ids = [int(r[0]) for r in rows]
+            if len(ids) != len(stored_events):
+                raise ProgrammingError(f"inserted {len(ids)} of {len(stored_events)} events")
+            key_check = kwargs.get("key_check")
+            if key_check is not None:  # the key ring's version before this save
+                key_check(rows[0][3])
+            head = _head(rows[0][1:]) if rows[0][1] is not None else None
+            chained = chain_params(stored_events, ids, signed, head, key)
+            curs.execute(chain, (
+                key, [r[0] for r in chained], [r[1] for r in chained], [r[2] for r in chained],
+                [r[3] for r in chained], [r[5] for r in chained], [r[6] for r in chained],
+            ), prepare=True)
         return ids
 
     def insert_presigned(self, batches: Iterable[Sequence[ChainRow]],
@@ -539,25 +529,34 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
         keeps its key id and signature, and a row whose recomputed chain hash differs is
         refused (see `presigned_ids`). Notification ids are this database's own."""
         ring = KEYRING_ID if self.datastore.originator_id_type != "text" else str(KEYRING_ID)
+        with self._locked_write() as (curs, (_, insert, _)):
+            curs.execute(self.q(HEAD_SQL))
+            head = _head(curs.fetchone()) or (0, GENESIS_HASH)
+            for batch in batches:
+                if batch:
+                    head = self._insert_presigned_batch(curs, insert, batch, head, ring)
+            for size, note in checkpoints:
+                curs.execute(self.q(CHECKPOINT_INSERT_SQL), (size, note))
+        return head
+
+    @contextmanager
+    def _locked_write(self) -> Iterator[tuple[Any, tuple[str, str, str]]]:
+        """A cursor inside the write transaction (BEGIN with the library's EXCLUSIVE lock:
+        see `_signed_statements`) and the prepared statements; committed when the block
+        ends, rolled back if it fails. Inside get_connection, so psycopg's errors become
+        the library's."""
         with self.datastore.get_connection() as conn:
-            begin, insert, _ = self._signed_statements(conn)
+            statements = self._signed_statements(conn)
             try:
                 with conn.cursor(row_factory=tuple_row) as curs:
-                    curs.execute(begin)
-                    curs.execute(self.q(HEAD_SQL))
-                    head = _head(curs.fetchone()) or (0, GENESIS_HASH)
-                    for batch in batches:
-                        if batch:
-                            head = self._insert_presigned_batch(curs, insert, batch, head, ring)
-                    for size, note in checkpoints:
-                        curs.execute(self.q(CHECKPOINT_INSERT_SQL), (size, note))
+                    curs.execute(statements[0])
+                    yield curs, statements
                     curs.execute("COMMIT")
             except BaseException:
                 if conn.info.transaction_status != TransactionStatus.IDLE:
                     with contextlib.suppress(Exception):
                         conn.execute("ROLLBACK")
-                raise  # inside get_connection: psycopg errors become the library's
-        return head
+                raise
 
     def _insert_presigned_batch(self, curs: Any, insert: str, batch: Sequence[ChainRow],
                                 head: tuple[int, bytes], ring: Any) -> tuple[int, bytes]:
