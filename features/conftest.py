@@ -39,7 +39,7 @@ from domain.readmodels.service import ReadModels
 from domain.services import Actor, PMOApplication
 from ledger.application import init_ledger, open_ledger
 from ledger.keys import PASSPHRASE_ENV
-from tests.domain.helpers import FAST_HASH, enrol_cast
+from tests.domain.helpers import FAST_HASH, add_baseline, enrol_cast
 
 PW = "features-passphrase-not-secret"
 CODE = "IT-2026-014"
@@ -154,15 +154,7 @@ class Ledger:
 
     def baseline(self) -> None:
         """Two budget lines (HW-01 50,000; LB-01 200,000) and two milestones."""
-        app, pm, code = self.app, self.actor("pm"), self.code
-        app.add_budget_line(pm, code, line="HW-01", name="Servers", category="hardware",
-                            amount="50000.00")
-        app.add_budget_line(pm, code, line="LB-01", name="Developers", category="labour",
-                            amount="200000.00")
-        app.add_milestone(pm, code, milestone="M-01", name="Design", planned_start=date(2025, 1, 1),
-                          planned_finish=date(2025, 6, 30), budgeted_value="100000.00")
-        app.add_milestone(pm, code, milestone="M-02", name="Build", planned_start=date(2025, 7, 1),
-                          planned_finish=date(2025, 12, 31), budgeted_value="150000.00")
+        add_baseline(self.app, self.actor("pm"), self.code)
 
     def pass_gate(self, gate: str) -> None:
         """The PM requests the review and every signer the policy requires approves."""

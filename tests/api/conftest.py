@@ -32,7 +32,7 @@ from domain.services import PMOApplication
 from ledger.application import init_ledger
 from ledger.keys import PASSPHRASE_ENV
 from ledger.verify import make_checkpoint
-from tests.domain.helpers import CODE, FAST_HASH, PEOPLE, PW, enrol_cast
+from tests.domain.helpers import CODE, FAST_HASH, PEOPLE, PW, add_baseline, enrol_cast
 
 PASSWORD = "demo-password"
 USERS = ["admin"] + [username for username, _, _ in PEOPLE]
@@ -67,14 +67,7 @@ def _scenario(app: PMOApplication, a: dict[str, Any]) -> None:
         scope_statement="Building and street permits", start_date=date(2025, 1, 1),
         target_finish=date(2026, 6, 30), fund="General Fund", cost_centre="CC-4100",
         funding_type="capital")
-    app.add_budget_line(pm, CODE, line="HW-01", name="Servers", category="hardware",
-                        amount="50000.00")
-    app.add_budget_line(pm, CODE, line="LB-01", name="Developers", category="labour",
-                        amount="200000.00")
-    app.add_milestone(pm, CODE, milestone="M-01", name="Design", planned_start=date(2025, 1, 1),
-                      planned_finish=date(2025, 6, 30), budgeted_value="100000.00")
-    app.add_milestone(pm, CODE, milestone="M-02", name="Build", planned_start=date(2025, 7, 1),
-                      planned_finish=date(2025, 12, 31), budgeted_value="150000.00")
+    add_baseline(app, pm, CODE)
     invoice = dict(vendor="Acme", invoice_date=date(2025, 3, 1), description="servers")
     app.submit_expenditure(pm, CODE, line="HW-01", amount="1000.00", invoice_number="INV-1",
                            **invoice)

@@ -41,6 +41,19 @@ def enrol_cast(app: PMOApplication, root: Any, *, passphrase: str, password: str
     return admin
 
 
+
+def add_baseline(app: Any, pm: Any, code: str) -> None:
+    """Two budget lines (HW-01 50,000; LB-01 200,000) and two milestones (M-01 Design in the
+    first half of 2025, M-02 Build in the second), added by the project manager `pm`."""
+    app.add_budget_line(pm, code, line="HW-01", name="Servers", category="hardware",
+                        amount="50000.00")
+    app.add_budget_line(pm, code, line="LB-01", name="Developers", category="labour",
+                        amount="200000.00")
+    app.add_milestone(pm, code, milestone="M-01", name="Design", planned_start=date(2025, 1, 1),
+                      planned_finish=date(2025, 6, 30), budgeted_value="100000.00")
+    app.add_milestone(pm, code, milestone="M-02", name="Build", planned_start=date(2025, 7, 1),
+                      planned_finish=date(2025, 12, 31), budgeted_value="150000.00")
+
 class World:
     """The application and an Actor per person (admin, pm, pm2, fiscal, ...)."""
 
@@ -74,15 +87,7 @@ class World:
     def baseline(self, code: str = CODE) -> str:
         """Charter with two lines (HW-01 50,000; LB-01 200,000) and two milestones."""
         self.charter(code)
-        app, pm = self.app, self.pm
-        app.add_budget_line(pm, code, line="HW-01", name="Servers", category="hardware",
-                            amount="50000.00")
-        app.add_budget_line(pm, code, line="LB-01", name="Developers", category="labour",
-                            amount="200000.00")
-        app.add_milestone(pm, code, milestone="M-01", name="Design", planned_start=date(2025, 1, 1),
-                          planned_finish=date(2025, 6, 30), budgeted_value="100000.00")
-        app.add_milestone(pm, code, milestone="M-02", name="Build", planned_start=date(2025, 7, 1),
-                          planned_finish=date(2025, 12, 31), budgeted_value="150000.00")
+        add_baseline(self.app, self.pm, code)
         return code
 
     def elsewhere_pm2_raises_a_risk_and_pm_loses_the_role(self, code: str = CODE) -> None:
