@@ -317,9 +317,9 @@ def _verification_rounds(app: Any, workers: int, rounds: int, raw_seconds: float
                          say: Callable[[str], None]) -> tuple[Any, float, float]:
     """`rounds` rounds, each a tight loop of raw Ed25519 verifies on one core and then a
     full verification of the log: the best of each side. Interleaved, as the appends are,
-    so that a slow spell of a busy host hits both sides alike (measured one after the
-    other, a spell during the second side alone moved the ratio by a tenth). Both are
-    CPU-bound, so noise only ever slows a round: the best is the machine's own speed.
+    so that a slow spell of a busy host hits both sides alike rather than one of them
+    (on one noisy host this ratio ranged 0.71-0.84 from run to run). Both are CPU-bound,
+    so noise only ever slows a round: the best is the machine's own speed.
     Returns the best report, its seconds, and the best raw rate."""
     from ledger.verify import DatabaseSource, verify_log
 

@@ -55,9 +55,9 @@ def measure(app: PMOApplication, say: Say, runs: int | None = None) -> dict[str,
     included, rebuilt by `ReadModels.rebuild` (what `projections rebuild` runs). The
     ledger tables alone are timed too. `runs` rounds, each the library's read and decode,
     then the tables alone, then everything -- interleaved, so that a slow spell of a busy
-    host hits every side alike (measured side after side, one spell during the rebuilds
-    alone moved the ratio from 0.8 to 0.4 on a noisy machine). Each side is the best of its
-    rounds: noise only ever slows a run."""
+    host hits every side alike (measured side after side, two runs in a row on a noisy
+    host gave 0.82 and 0.42). Each side is the best of its rounds: noise only ever slows
+    a run."""
     runs = runs or RUNS
     events = app.size()
     models = ReadModels(app)
