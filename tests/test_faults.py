@@ -29,10 +29,10 @@ import pytest
 from ledger.application import ledger_size
 from ledger.keys import PASSPHRASE_ENV
 from tests.conftest import PG_HOST, PG_PORT, pg_admin, require_postgres
-from tests.serving import PASSWORD, PW, TcpProxy, seed, wait_for
+from tests.serving import PASSWORD, PW, Served, TcpProxy, seed, wait_for
 from web.loadtest.audit import audit
 from web.loadtest.driver import Options, finish_runner, prepare, runner_process
-from web.loadtest.server import Server, free_port
+from web.loadtest.server import Server
 
 USERS = 8
 WORKERS = 3
@@ -45,9 +45,8 @@ def options(seconds: float) -> Options:
                    password=PASSWORD, env={PASSPHRASE_ENV: PW})
 
 
-def server_for(url: str, folder: Path) -> Server:
-    return Server(url, free_port(), workers=WORKERS, log_path=folder / "serve.log",
-                  env={PASSPHRASE_ENV: PW})
+def server_for(url: str, folder: Path) -> Served:
+    return Served(url, folder, workers=WORKERS)
 
 
 class Load:

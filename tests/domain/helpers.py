@@ -41,7 +41,6 @@ def enrol_cast(app: PMOApplication, root: Any, *, passphrase: str, password: str
     return admin
 
 
-
 def add_baseline(app: Any, pm: Any, code: str) -> None:
     """Two budget lines (HW-01 50,000; LB-01 200,000) and two milestones (M-01 Design in the
     first half of 2025, M-02 Build in the second), added by the project manager `pm`."""
@@ -53,6 +52,7 @@ def add_baseline(app: Any, pm: Any, code: str) -> None:
                       planned_finish=date(2025, 6, 30), budgeted_value="100000.00")
     app.add_milestone(pm, code, milestone="M-02", name="Build", planned_start=date(2025, 7, 1),
                       planned_finish=date(2025, 12, 31), budgeted_value="150000.00")
+
 
 class World:
     """The application and an Actor per person (admin, pm, pm2, fiscal, ...)."""
