@@ -16,6 +16,7 @@ from uuid import uuid4
 from eventsourcing.application import Application
 from eventsourcing.persistence import OperationalError, PersistenceError, Transcoder
 
+from ledger import collecting
 from ledger.backend import Backend, parse_url
 from ledger.canonical import canonical_transcoder
 from ledger.errors import (
@@ -76,7 +77,8 @@ class LedgerApplication(Application):
         # with the ring's version there): no extra read per save, and no gap between
         # the check and the write. Refused there, the transaction rolls back.
         key_check = partial(self._check_in_transaction, signer, objs)
-        return super().save(*objs, signer=signer, key_check=key_check, **kwargs)
+        # The library's save, less its per-object runtime Protocol checks (collecting.py).
+        return collecting.save(self, objs, {**kwargs, "signer": signer, "key_check": key_check})
 
     def check_signer(self, signer: Signer, objs: tuple[Any, ...]) -> None:
         """Refuse a key the log does not (or no longer) allow to sign.
