@@ -101,7 +101,9 @@ class LedgerApplication(Application):
             if any(isinstance(o, KeyRing) for o in objs):
                 return
             raise NotInitialisedError("the ledger has no key ring: run `pmo-ledger init` first")
-        assert self._ring_cache is not None and self._ring_cache[0] == version
+        if self._ring_cache is None or self._ring_cache[0] != version:
+            # `_load_ring` or `_check_in_transaction` ran first; reaching here otherwise is a bug.
+            raise LedgerError(f"the key ring at version {version} was not loaded before checking a key")
         self._ring_cache[1].check_key_usable(signer.key_id)
 
     def _check_in_transaction(self, signer: Signer, objs: tuple[Any, ...], version: int | None) -> None:

@@ -387,16 +387,15 @@ class ComplianceEvaluator:
                           f"{day_of(at)} with {field.replace('_', ' ')} {business}, "
                           f"{days} days earlier (more than {self.backdate_days})", (pos,))
         if t.closed_at is not None and name in FINANCIAL:
-            self._after_closure(t, pos, e)
+            self._after_closure(t, t.closed_at, pos, e)
         if t.g1_passed is not None and name in BASELINE:
             if not (name == "DeliverableAdded" and e.change_request):
                 self._add("BUD-003", code, f"{e.actor_name} {describe(e)} on {code} after G1 "
                           "(planning) passed, without a change request", (t.g1_passed, pos))
 
-    def _after_closure(self, t: ProjectTrack, pos: int, e: Any) -> None:
-        assert t.closed_at is not None
+    def _after_closure(self, t: ProjectTrack, closed_at: int, pos: int, e: Any) -> None:
         self._add("CLS-001", t.code, f"{e.actor_name} {describe(e)} on {t.code} after the "
-                  "project was closed", (t.closed_at, pos))
+                  "project was closed", (closed_at, pos))
 
     @staticmethod
     def _lines_touched(t: ProjectTrack, e: Any) -> tuple[str, ...]:
@@ -650,7 +649,7 @@ class ComplianceEvaluator:
         if cr is None:
             return
         if cr["cost_impacts"] and t.closed_at is not None:
-            self._after_closure(t, pos, e)
+            self._after_closure(t, t.closed_at, pos, e)
         for impact in cr["cost_impacts"]:
             t.cr_lines.setdefault(impact["line"], pos)
         for impact in cr["schedule_impacts"]:
