@@ -25,6 +25,7 @@ import contextlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -45,7 +46,7 @@ from ledger.errors import LedgerError, MissingSignerError, VersionConflictError
 from ledger.hashing import GENESIS_HASH, chain_hash, record_hash
 from ledger.keyring import KEYRING_ID
 from ledger.keys import Signer
-from ledger.rows import ChainRow, UnchainedRow
+from ledger.rows import ChainRow, UnchainedRow, as_bytes
 
 CHAIN_TABLE = "ledger_chain"
 KEYS_TABLE = "ledger_private_keys"
@@ -214,37 +215,56 @@ class ChainQueries:
         return [row for p in sorted(set(positions)) for row in self.read_chain(p, p)]  # type: ignore[attr-defined]
 
     def chain_select(self) -> str:
+        """PostgreSQL's chain rows (SQLite reads its own `SQLITE_CHAIN_SELECT`). The
+        event's originator id comes as text, as the chain's copy is kept: where the two
+        agree, `_to_chain_rows` takes the whole column at once."""
         return self.q(
             "SELECT c.position, c.notification_id, c.originator_id, c.originator_version, "
-            "c.key_id, c.signature, c.chain_hash, e.originator_id AS e_oid, "
+            "c.key_id, c.signature, c.chain_hash, e.originator_id::text AS e_oid, "
             "e.originator_version AS e_ver, e.topic, e.state "
             "FROM {chain} c LEFT JOIN {events} e ON e.{nid} = c.notification_id "
         )
 
 
 def _to_chain_rows(rows: Iterable[Any]) -> list[ChainRow]:
-    """ChainRows from (chain columns, event columns) tuples, as `chain_select` reads them."""
-    oids: dict[Any, str] = {}  # stored originator id -> its canonical text (one per aggregate)
-    make = ChainRow._make
-    out = []
-    for r in rows:
-        e_oid = r[7]
-        if e_oid is not None:
-            text = oids.get(e_oid)
-            if text is None:
-                text = oids[e_oid] = canonical_id(e_oid)
-            e_oid = text
-        c_oid = r[2]
-        if c_oid == r[7]:  # always on SQLite, where both are the row's own (hex) id
-            c_oid = e_oid
-        out.append(make((
-            int(r[0]), int(r[1]), str(c_oid), int(r[3]), str(r[4]), bytes(r[5]), bytes(r[6]),
-            e_oid,
-            None if r[8] is None else int(r[8]),
-            r[9],
-            None if r[10] is None else bytes(r[10]),
-        )))
-    return out
+    """ChainRows from (chain columns, event columns) tuples, as `chain_select` reads them.
+
+    Column by column, so that no Python code runs per row (a third of what reading a range
+    cost, and every verifier worker reads a whole log): each event's originator id becomes
+    its canonical text once per aggregate; the chain's copy is that same text where it is
+    the same stored value (always on SQLite, where both are the row's own hex id), else
+    its own text. Columns the drivers already give as ints, texts and bytes are kept.
+    """
+    rows = list(rows)
+    if not rows:
+        return []
+    pos, nid, c_oid, version, key, sig, chained, e_oid, e_ver, topic, state = zip(*rows, strict=True)
+    text = {o: None if o is None else canonical_id(o) for o in set(e_oid)}
+    e_ids = tuple(map(text.__getitem__, e_oid))
+    if c_oid == e_oid:  # always on SQLite
+        # (Where the event's id is NULL -- a tampered row -- the chain's reads "None".)
+        c_ids = e_ids if None not in text.values() else tuple(map(str, e_ids))
+    else:
+        c_ids = tuple(str(e) if c == o else str(c) for c, o, e in zip(c_oid, e_oid, e_ids, strict=True))
+    return list(map(_new_chain_row, zip(
+        _ints(pos), _ints(nid), c_ids, _ints(version), _texts(key), as_bytes(sig, none=False),
+        as_bytes(chained, none=False), e_ids, _ints(e_ver, none=True), topic, as_bytes(state),
+        strict=True)))
+
+
+_new_chain_row = partial(tuple.__new__, ChainRow)  # ChainRow._make without its Python frame
+
+
+def _ints(column: tuple, *, none: bool = False) -> tuple:
+    """A column as ints (None kept where `none`), converted only if the driver did not."""
+    kinds = set(map(type, column))
+    if kinds <= ({int, type(None)} if none else {int}):
+        return column
+    return tuple(None if none and v is None else int(v) for v in column)
+
+
+def _texts(column: tuple) -> tuple:
+    return column if set(map(type, column)) <= {str} else tuple(map(str, column))
 
 
 def canonical_id(value: Any) -> str:

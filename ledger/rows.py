@@ -33,3 +33,11 @@ class UnchainedRow(NamedTuple):
     originator_id: str
     originator_version: int
     topic: str
+
+
+def as_bytes(column: tuple, *, none: bool = True) -> tuple:
+    """A column of byte strings as bytes (a driver may give memoryviews), None kept where
+    `none` (else it fails, as bytes(None) does); converted only where needed."""
+    if set(map(type, column)) <= ({bytes, type(None)} if none else {bytes}):
+        return column
+    return tuple(None if none and v is None else bytes(v) for v in column)
