@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ledger.bench import TARGETS, BenchDatabaseNotEmptyError, _interleaved, run_bench
+from ledger.bench import TARGETS, BenchDatabaseNotEmptyError, _interleaved, analyse, run_bench
+from ledger.keys import Signer
 from tests.conftest import PG_HOST, PG_PORT, pg_admin, require_postgres
 from web.cli import cli
 
@@ -55,7 +56,9 @@ def check_figures(result: dict, backend: str, warmup: int = TINY["warmup"]) -> N
 
 
 def test_bench_on_a_temporary_sqlite_file() -> None:
-    check_figures(run_bench(None, **TINY), "sqlite")
+    result = run_bench(None, **TINY)
+    check_figures(result, "sqlite")
+    assert result["analysed"] == []
 
 
 def test_verification_and_the_raw_verify_rate_are_measured_in_interleaved_rounds() -> None:
@@ -119,6 +122,8 @@ def test_bench_on_postgresql_drops_its_schemas() -> None:
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     result = run_bench(f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test?schema={schema}", **TINY)
     check_figures(result, "postgresql")
+    assert [t.rsplit(".", 1)[1] for t in result["analysed"]] == [
+        "pmo_ledger_events", "ledger_chain", "pmo_ledger_snapshots"]
     left = pg_admin("SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (f"{schema}%",))
     assert left == []
 
@@ -150,3 +155,21 @@ def test_bench_command_measures_the_read_models_in_the_same_run(tmp_path: Path) 
     assert ratios["rebuild_tables"] == pytest.approx(rates["rebuild_tables"] / rates["raw_read_decode"])
     assert rm["as_of"]["project_events"] >= 200 and rm["as_of"]["seconds_worst"] > 0
     assert not db.exists(), "the benchmark removes what it created"
+
+
+def test_analyse_gathers_postgresql_statistics_and_leaves_sqlite_alone(ledger: tuple) -> None:
+    app, root = ledger
+    for i in range(3):
+        app.register_key(Signer.generate(f"k{i}").public_bytes, f"k{i}", by=root, actor_id="root",
+                         actor_name="Root", reason="statistics")
+    tables = analyse(app)
+    if app.backend.kind == "sqlite":
+        assert tables == []
+        assert app.recorder.fetch("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'") == []
+        return
+    schema = app.backend.url.split("schema=")[1]
+    assert [t.split(".")[1].strip('"') for t in tables] == [
+        app.recorder.events_table_name, "ledger_chain", app.snapshots.recorder.events_table_name]
+    analysed = pg_admin("SELECT relname FROM pg_stat_user_tables WHERE schemaname = %s "
+                        "AND last_analyze IS NOT NULL ORDER BY relname", (schema,))
+    assert sorted(r[0] for r in analysed) == sorted(t.split(".")[1].strip('"') for t in tables)
