@@ -46,7 +46,7 @@ from ledger.errors import LedgerError, MissingSignerError, VersionConflictError
 from ledger.hashing import GENESIS_HASH, chain_hash, record_hash
 from ledger.keyring import KEYRING_ID
 from ledger.keys import Signer
-from ledger.rows import ChainRow, UnchainedRow, as_bytes
+from ledger.rows import ChainRow, UnchainedRow, column_as
 
 CHAIN_TABLE = "ledger_chain"
 KEYS_TABLE = "ledger_private_keys"
@@ -241,30 +241,19 @@ def _to_chain_rows(rows: Iterable[Any]) -> list[ChainRow]:
     pos, nid, c_oid, version, key, sig, chained, e_oid, e_ver, topic, state = zip(*rows, strict=True)
     text = {o: None if o is None else canonical_id(o) for o in set(e_oid)}
     e_ids = tuple(map(text.__getitem__, e_oid))
-    if c_oid == e_oid:  # always on SQLite
+    if c_oid == e_oid:  # always on SQLite; on PostgreSQL unless a row was tampered with
         # (Where the event's id is NULL -- a tampered row -- the chain's reads "None".)
         c_ids = e_ids if None not in text.values() else tuple(map(str, e_ids))
     else:
         c_ids = tuple(str(e) if c == o else str(c) for c, o, e in zip(c_oid, e_oid, e_ids, strict=True))
     return list(map(_new_chain_row, zip(
-        _ints(pos), _ints(nid), c_ids, _ints(version), _texts(key), as_bytes(sig, none=False),
-        as_bytes(chained, none=False), e_ids, _ints(e_ver, none=True), topic, as_bytes(state),
+        column_as(pos, int), column_as(nid, int), c_ids, column_as(version, int),
+        column_as(key, str), column_as(sig, bytes), column_as(chained, bytes), e_ids,
+        column_as(e_ver, int, none=True), topic, column_as(state, bytes, none=True),
         strict=True)))
 
 
 _new_chain_row = partial(tuple.__new__, ChainRow)  # ChainRow._make without its Python frame
-
-
-def _ints(column: tuple, *, none: bool = False) -> tuple:
-    """A column as ints (None kept where `none`), converted only if the driver did not."""
-    kinds = set(map(type, column))
-    if kinds <= ({int, type(None)} if none else {int}):
-        return column
-    return tuple(None if none and v is None else int(v) for v in column)
-
-
-def _texts(column: tuple) -> tuple:
-    return column if set(map(type, column)) <= {str} else tuple(map(str, column))
 
 
 def canonical_id(value: Any) -> str:

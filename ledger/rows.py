@@ -35,9 +35,11 @@ class UnchainedRow(NamedTuple):
     topic: str
 
 
-def as_bytes(column: tuple, *, none: bool = True) -> tuple:
-    """A column of byte strings as bytes (a driver may give memoryviews), None kept where
-    `none` (else it fails, as bytes(None) does); converted only where needed."""
-    if set(map(type, column)) <= ({bytes, type(None)} if none else {bytes}):
+
+def column_as(column: tuple, kind: type, *, none: bool = False) -> tuple:
+    """A column of a driver's values as `kind` (int, str or bytes: a driver may give a
+    memoryview for bytes), None kept where `none` (else converted as `kind(None)` does it:
+    an error for int and bytes); the same tuple where nothing needs converting."""
+    if set(map(type, column)) <= ({kind, type(None)} if none else {kind}):
         return column
-    return tuple(None if none and v is None else bytes(v) for v in column)
+    return tuple(None if none and v is None else kind(v) for v in column)

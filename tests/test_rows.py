@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from ledger.recorders import _to_chain_rows, canonical_id
-from ledger.rows import ChainRow, as_bytes
+from ledger.rows import ChainRow, column_as
 
 
 def one_by_one(rows: list[tuple]) -> list[ChainRow]:
@@ -73,9 +73,10 @@ def test_no_rows() -> None:
     assert _to_chain_rows([]) == []
 
 
-def test_as_bytes_keeps_bytes_and_refuses_none_where_asked() -> None:
+def test_columns_are_converted_only_where_needed_and_none_kept_where_asked() -> None:
     column = (b"a", None, b"b")
-    assert as_bytes(column) is column  # nothing to convert: the very same tuple
-    assert as_bytes((memoryview(b"x"), None)) == (b"x", None)
+    assert column_as(column, bytes, none=True) is column  # nothing to convert: the same tuple
+    assert column_as((memoryview(b"x"), None), bytes, none=True) == (b"x", None)
+    assert column_as(("1", 2), int) == (1, 2)
     with pytest.raises(TypeError):
-        as_bytes((memoryview(b"x"), None), none=False)
+        column_as((memoryview(b"x"), None), bytes)

@@ -29,7 +29,7 @@ from ledger.recorders import (
     SignedSQLiteApplicationRecorder,
     canonical_id,
 )
-from ledger.rows import ChainRow, as_bytes
+from ledger.rows import ChainRow, column_as
 
 Progress = Callable[[int, int], None]
 BATCH = 1000
@@ -266,7 +266,7 @@ def _log_rows(rows: list[tuple]) -> list[LogRow]:
     ids = tuple(map(text.__getitem__, oid))
     chain_ids = ids if None not in text else tuple(map(str, ids))
     return list(map(_new_log_row, zip(pos, pos, chain_ids, version, key, ids, version, topic,
-                                      as_bytes(state), strict=True)))
+                                      column_as(state, bytes, none=True), strict=True)))
 
 
 def _pg_log_rows(rows: list[tuple]) -> list[LogRow]:
@@ -275,7 +275,7 @@ def _pg_log_rows(rows: list[tuple]) -> list[LogRow]:
     if not rows:
         return []
     *columns, state = zip(*rows, strict=True)
-    return list(map(_new_log_row, zip(*columns, as_bytes(state), strict=True)))
+    return list(map(_new_log_row, zip(*columns, column_as(state, bytes, none=True), strict=True)))
 
 
 _new_log_row = partial(tuple.__new__, LogRow)  # LogRow._make without its Python frame
