@@ -239,11 +239,9 @@ def _to_chain_rows(rows: Iterable[Any]) -> list[ChainRow]:
     if not rows:
         return []
     pos, nid, c_oid, version, key, sig, chained, e_oid, e_ver, topic, state = zip(*rows, strict=True)
-    text = {o: None if o is None else canonical_id(o) for o in set(e_oid)}
-    e_ids = tuple(map(text.__getitem__, e_oid))
+    e_ids, same_ids = canonical_ids(e_oid)
     if c_oid == e_oid:  # always on SQLite; on PostgreSQL unless a row was tampered with
-        # (Where the event's id is NULL -- a tampered row -- the chain's reads "None".)
-        c_ids = e_ids if None not in text.values() else tuple(map(str, e_ids))
+        c_ids = same_ids
     else:
         c_ids = tuple(str(e) if c == o else str(c) for c, o, e in zip(c_oid, e_oid, e_ids, strict=True))
     return list(map(_new_chain_row, zip(
@@ -254,6 +252,15 @@ def _to_chain_rows(rows: Iterable[Any]) -> list[ChainRow]:
 
 
 _new_chain_row = partial(tuple.__new__, ChainRow)  # ChainRow._make without its Python frame
+
+
+def canonical_ids(stored: tuple) -> tuple[tuple, tuple]:
+    """A column of stored originator ids as (each one's canonical text, worked out once per
+    aggregate, a NULL -- a tampered row -- kept as None) and (the chain's copies of those
+    same stored ids: the same texts, a NULL reading as "None")."""
+    text = {o: None if o is None else canonical_id(o) for o in set(stored)}
+    ids = tuple(map(text.__getitem__, stored))
+    return ids, (ids if None not in text else tuple(map(str, ids)))
 
 
 def canonical_id(value: Any) -> str:

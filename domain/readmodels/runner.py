@@ -27,7 +27,7 @@ from domain.readmodels.store import LostRaceError, ReadModelError, ReadStore, Wr
 from ledger.recorders import (
     SignedPostgresApplicationRecorder,
     SignedSQLiteApplicationRecorder,
-    canonical_id,
+    canonical_ids,
 )
 from ledger.rows import ChainRow, column_as
 
@@ -262,9 +262,7 @@ def _log_rows(rows: list[tuple]) -> list[LogRow]:
     pos, oid, version, key, topic, state = zip(*rows, strict=True)
     # As the ledger's ChainRows have it: an event id that is NULL (a tampered row) stays
     # None -- the payload then reads as missing -- and the chain's copy is its text.
-    text = {o: None if o is None else canonical_id(o) for o in set(oid)}
-    ids = tuple(map(text.__getitem__, oid))
-    chain_ids = ids if None not in text else tuple(map(str, ids))
+    ids, chain_ids = canonical_ids(oid)
     return list(map(_new_log_row, zip(pos, pos, chain_ids, version, key, ids, version, topic,
                                       column_as(state, bytes, none=True), strict=True)))
 
