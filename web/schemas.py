@@ -27,7 +27,6 @@ from decimal import Decimal
 from typing import Any
 
 from marshmallow import (
-    EXCLUDE,
     RAISE,
     Schema,
     ValidationError,
@@ -620,8 +619,11 @@ class StatusReportSchema(CommandSchema):
 
 
 class QuerySchema(Schema):
+    """Unknown query parameters are refused, as unknown command fields are: a misspelt
+    `?asof=` silently ignored would answer with today's figures for a past date."""
+
     class Meta:
-        unknown = EXCLUDE
+        unknown = RAISE
 
 
 class AsOfQuerySchema(QuerySchema):

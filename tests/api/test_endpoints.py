@@ -317,6 +317,20 @@ def test_variance_as_of_a_date(api: ApiClient) -> None:
     refused(api, api.get("projects/IT-1999-001/variance", "fiscal"), 404, "not-found", size)
 
 
+def test_a_misspelt_query_parameter_is_refused_not_ignored(api: ApiClient) -> None:
+    """Regression: `?asof=` was dropped, so a past date was answered with today's figures."""
+    size = api.size()
+    for path, user, params in (
+            (api.project("/variance"), "fiscal", {"asof": "2024-06-30"}),
+            (api.project(), "auditor", {"asof": "2024-06-30T00:00:00Z"}),
+            (api.project(), "auditor", {"as_of": "2999-01-01", "pos": 3}),
+            ("ledger/events", "auditor", {"after": 0, "limt": 10}),
+            ("compliance/findings", "auditor", {"projet": "IT-2026-014"})):
+        misspelt = next(k for k in params if k not in ("as_of", "after"))
+        body = refused(api, api.get(path, user, **params), 422, "validation", size)
+        assert misspelt in str(body["errors"]), body
+
+
 def test_compliance_findings(api: ApiClient) -> None:
     r = api.get("compliance/findings", "auditor")
     assert r.status_code == 200
