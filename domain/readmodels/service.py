@@ -160,6 +160,17 @@ class ReadModels:
         self._drop()
         return self._load_tables(progress)
 
+    def rebuild_compliance(self, progress: Progress | None = None) -> int:
+        """Judge the compliance findings again from position 1 in one batch (what
+        `rebuild`'s child does), leaving the ledger tables as they stand."""
+        self.store.ensure_tables()
+        with self.compliance.exclusive():
+            with self.store.writing(self.compliance.name) as w:
+                w.run("DELETE FROM {findings}")
+                w.forget(self.compliance.name)
+            self.compliance.projection.reset(hard=True)
+        return self.catch_up_compliance(progress, batch=REBUILD_BATCH)
+
     def _drop(self) -> None:
         with self.ledger.exclusive(), self.compliance.exclusive():
             self._drop_tables()

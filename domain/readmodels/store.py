@@ -118,7 +118,7 @@ class ReadStore:
             for statement in create_statements(not self.postgres, indexes):
                 w.run(statement)
             for name in names:
-                w.run(self._tracking_delete_sql(), (name,))
+                w.forget(name)
 
     def create_indexes(self) -> None:
         """The secondary indexes, where missing (idempotent)."""
@@ -278,6 +278,10 @@ class Writer(Reader):
 
     def advance(self, name: str, notification_id: int) -> None:
         self.store.tracking._insert_tracking(self.cursor, Tracking(name, notification_id))
+
+    def forget(self, name: str) -> None:
+        """Delete the projection's tracking row: it starts again from position 1."""
+        self.run(self.store._tracking_delete_sql(), (name,))
 
 
 def _plain_rows(rows: list[Any]) -> list[tuple]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from domain.readmodels.bench import RUNS, TARGET_RATIO, run_readmodel_bench
 from domain.services import PMOApplication
 from ledger.application import init_ledger
@@ -25,6 +27,13 @@ def test_bench_reports_rebuild_against_raw_decoding_and_as_of(tmp_path: Path, pa
     assert all(v > 0 for v in rates.values())
     assert ratios["rebuild_tables"] == rates["rebuild_tables"] / rates["raw_read_decode"]
     assert ratios["rebuild_all"] == rates["rebuild_all"] / rates["raw_read_decode"]
+    assert ratios["rebuild_compliance"] == rates["rebuild_compliance"] / rates["raw_read_decode"]
+    # The two parts' times split evenly over the rebuild's processes, against the baseline.
+    best = result["seconds_best"]
+    assert set(best) == {"raw", "tables", "compliance", "all"}
+    assert rates["rebuild_compliance"] == result["events"] / best["compliance"]
+    assert ratios["rebuild_parts_split_evenly"] == pytest.approx(
+        best["raw"] * result["rebuild_all_processes"] / (best["tables"] + best["compliance"]))
     assert result["meets_target"] == (ratios["rebuild_all"] >= TARGET_RATIO)  # every read model
     assert result["rebuild_all_processes"] in (1, 2)
     assert result["as_of"]["project_events"] >= 600

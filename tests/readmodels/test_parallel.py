@@ -42,6 +42,22 @@ def test_a_forked_rebuild_writes_what_one_process_writes(any_world: World,
     assert dump(one_core) == in_child
 
 
+def test_the_findings_judged_again_leave_the_tables_as_they_stand(any_world: World) -> None:
+    """`rebuild_compliance` (the bench's "findings alone") re-judges from position 1."""
+    history(any_world)
+    models = models_for(any_world.app, evaluator=FakeEvaluator)
+    models.rebuild()
+    before = dump(models)
+    assert before["findings"] and before["tracking"][0][1] > 0
+    with models.store.writing(models.compliance.name) as w:
+        w.run("DELETE FROM {findings}")  # lost behind the tracking row's back
+    assert dump(models)["findings"] == []
+    models.catch_up_compliance()
+    assert dump(models)["findings"] == []  # nothing new to judge: a catch-up writes nothing
+    assert models.rebuild_compliance() == any_world.app.size()
+    assert dump(models) == before
+
+
 class BrokenEvaluator(FakeEvaluator):
     def apply(self, position: int, recorded_at: datetime, event: Any) -> None:
         raise RuntimeError("rules engine broke")
