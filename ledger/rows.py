@@ -35,7 +35,6 @@ class UnchainedRow(NamedTuple):
     topic: str
 
 
-
 def column_as(column: tuple, kind: type, *, none: bool = False) -> tuple:
     """A column of a driver's values as `kind` (int, str or bytes: a driver may give a
     memoryview for bytes), None kept where `none` (else converted as `kind(None)` does it:
