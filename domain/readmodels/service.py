@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from domain import clock as domain_clock
@@ -143,7 +144,8 @@ class ReadModels:
         with self.compliance.exclusive():  # this process waits for the child's findings
             with self.ledger.exclusive():
                 self._forget()
-            child = parallel.start(self._rebuild_in_child)
+            child = parallel.start(partial(_rebuild_in_child, type(self.app), self.app.backend,
+                                           self._findings.factory, self.clock))
             try:
                 done = self._load_tables(progress, child.ready)
             except BaseException:
@@ -204,20 +206,6 @@ class ReadModels:
         path = backend.sqlite_path if backend is not None else None
         return (parallel.available() and backend is not None
                 and (path is None or str(path) not in ("", ":memory:")))
-
-    def _rebuild_in_child(self, say: Any) -> int:
-        """In the forked child, through an application of its own (a fork must not use
-        the parent's connections): drop every read model (`say.ready()` then tells the
-        parent, which meanwhile reads the log for the tables), then judge the compliance
-        findings from position 1 in one batch."""
-        app = type(self.app)(self.app.backend)
-        try:
-            models = ReadModels(app, evaluator=self._findings.factory, clock=self.clock)
-            models._drop_tables()
-            say.ready()
-            return models.catch_up_compliance(say, batch=REBUILD_BATCH)
-        finally:
-            app.close()
 
     def follow(self, stop: threading.Event, poll: float = 1.0) -> None:
         """Keep both projections up to date until `stop` is set (a worker thread's loop)."""
@@ -444,3 +432,20 @@ def month_ends(start: date, end: date) -> list[date]:
         out.append(date.fromordinal(nxt.toordinal() - 1))
         year, month = nxt.year, nxt.month
     return out
+
+
+def _rebuild_in_child(app_class: type, backend: Any, evaluator: EvaluatorFactory,
+                      clock: Callable[[], datetime], say: Any) -> int:
+    """In the child (parallel.py), through an application of its own (it must not use the
+    parent's connections): drop every read model (`say.ready()` then tells the parent,
+    which meanwhile reads the log for the tables), then judge the compliance findings from
+    position 1 in one batch. A module-level function of plain arguments, so that it
+    pickles: the kept helper process runs it (parallel.py)."""
+    app = app_class(backend)
+    try:
+        models = ReadModels(app, evaluator=evaluator, clock=clock)
+        models._drop_tables()
+        say.ready()
+        return models.catch_up_compliance(say, batch=REBUILD_BATCH)
+    finally:
+        app.close()

@@ -119,3 +119,75 @@ def test_ready_returns_when_the_child_dies_first_and_result_says_so(
     child.ready()
     with pytest.raises(ReadModelError, match="ended without a result"):
         child.result()
+
+
+# The kept helper (parallel.py): work that pickles goes to one process forked once ----------
+
+
+def _pid(say: Any) -> int:
+    import os
+
+    return os.getpid()
+
+
+def _fail(say: Any) -> None:
+    raise RuntimeError("this piece of work failed")
+
+
+def _die(say: Any) -> None:
+    import os
+
+    os._exit(3)
+
+
+def test_work_that_pickles_goes_to_one_kept_helper_and_a_closure_is_forked_for_itself(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)
+    helper = parallel.start(_pid).result()
+    assert helper != os.getpid()
+    assert parallel.start(_pid).result() == helper  # not forked again
+    closures = {parallel.start(lambda say: os.getpid()).result() for _ in range(2)}
+    assert len(closures) == 2 and helper not in closures and os.getpid() not in closures
+
+
+def test_a_failure_is_raised_and_the_helper_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)
+    helper = parallel.start(_pid).result()
+    with pytest.raises(ReadModelError, match="this piece of work failed"):
+        parallel.start(_fail).result()
+    assert parallel.start(_pid).result() == helper
+
+
+def test_a_helper_that_dies_is_replaced_by_the_next_piece_of_work(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)
+    helper = parallel.start(_pid).result()
+    with pytest.raises(ReadModelError, match="ended without a result"):
+        parallel.start(_die).result()
+    replacement = parallel.start(_pid).result()
+    assert replacement != helper
+    child = parallel.start(_die)
+    child.ready()  # its death seen while waiting for the first step
+    with pytest.raises(ReadModelError, match="ended without a result"):
+        child.result()
+    assert parallel.start(_pid).result() not in (helper, replacement)
+
+
+def test_a_busy_helper_leaves_the_next_piece_of_work_to_a_fork_of_its_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)
+    helper = parallel.start(_pid).result()
+    busy = parallel.start(_ready_then_count)
+    busy.ready()
+    assert parallel.start(_pid).result() != helper  # meanwhile: forked for itself
+    assert busy.result() == 42
+    assert parallel.start(_pid).result() == helper  # free again
+
+
+def test_a_forked_process_does_not_use_its_parents_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)
+    parallel.start(_pid).result()
+    assert parallel._Helper._kept is not None
+    assert parallel.start(lambda say: parallel._Helper._kept is None).result() is True
