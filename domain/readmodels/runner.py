@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any, NamedTuple, Protocol
 
+from domain.readmodels.parallel import keep_until_replied
 from domain.readmodels.projection import Item
 from domain.readmodels.store import LostRaceError, ReadModelError, ReadStore, Writer
 from ledger.recorders import (
@@ -126,6 +127,7 @@ class Projector:
                         w.advance(self.name, items[-1].row.notification_id)
                 last = items[-1].row.notification_id if items else start_nid
                 done = len(items)
+                keep_until_replied(items, batch)  # a child's reply need not wait for it
                 del items, batch  # freed while the collector is still off
         except LostRaceError:
             if last_read is not None and getattr(p, "resync_at_most", 0):

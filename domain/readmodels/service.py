@@ -446,6 +446,8 @@ def _rebuild_in_child(app_class: type, backend: Any, evaluator: EvaluatorFactory
         models = ReadModels(app, evaluator=evaluator, clock=clock)
         models._drop_tables()
         say.ready()
-        return models.catch_up_compliance(say, batch=REBUILD_BATCH)
+        done = models.catch_up_compliance(say, batch=REBUILD_BATCH)
+        parallel.keep_until_replied(models)  # its evaluator: freed after the reply
+        return done
     finally:
         app.close()
