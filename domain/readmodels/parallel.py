@@ -144,18 +144,19 @@ def available() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and _cpus() >= 2
 
 
-_after_reply: list[Any] = []  # in a child: what is freed only once its reply is sent
+_after_reply: dict[str, Any] = {}  # in a child: what is freed only once its reply is sent
 _in_child = False
 
 
-def keep_until_replied(*objects: Any) -> None:
-    """In a child, keep `objects` alive until its reply has been sent: freeing what a
-    rebuild decoded takes some 25 ms that the parent, waiting for the reply, need not
-    wait for (a one-off child never frees them: it ends). They are set aside from the
-    cyclic collector meanwhile (`gc.freeze`), which would otherwise walk them all once
-    more before the reply. Elsewhere, nothing."""
+def keep_until_replied(slot: str, *objects: Any) -> None:
+    """In a child, keep `objects` alive until its reply has been sent, in place of what
+    was kept in `slot` before (so a catch-up of many batches keeps only its last):
+    freeing what a rebuild decoded takes some 25 ms that the parent, waiting for the
+    reply, need not wait for (a one-off child never frees them: it ends). They are set
+    aside from the cyclic collector meanwhile (`gc.freeze`), which would otherwise walk
+    them all once more before the reply. Elsewhere, nothing."""
     if _in_child:
-        _after_reply.append(objects)
+        _after_reply[slot] = objects
         gc.freeze()
 
 

@@ -127,7 +127,7 @@ class Projector:
                         w.advance(self.name, items[-1].row.notification_id)
                 last = items[-1].row.notification_id if items else start_nid
                 done = len(items)
-                keep_until_replied(items, batch)  # a child's reply need not wait for it
+                keep_until_replied("batch", items, batch)  # a child's reply need not wait for it
                 del items, batch  # freed while the collector is still off
         except LostRaceError:
             if last_read is not None and getattr(p, "resync_at_most", 0):

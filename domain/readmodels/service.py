@@ -447,7 +447,7 @@ def _rebuild_in_child(app_class: type, backend: Any, evaluator: EvaluatorFactory
         models._drop_tables()
         say.ready()
         done = models.catch_up_compliance(say, batch=REBUILD_BATCH)
-        parallel.keep_until_replied(models)  # its evaluator: freed after the reply
+        parallel.keep_until_replied("models", models)  # its evaluator: freed after the reply
         return done
     finally:
         app.close()

@@ -191,3 +191,32 @@ def test_a_forked_process_does_not_use_its_parents_helper(monkeypatch: pytest.Mo
     parallel.start(_pid).result()
     assert parallel._Helper._kept is not None
     assert parallel.start(lambda say: parallel._Helper._kept is None).result() is True
+
+
+class _Thing:
+    pass
+
+
+def _keep_twice(say: Any) -> bool:
+    import weakref
+
+    first, second = _Thing(), _Thing()
+    was_first = weakref.ref(first)
+    parallel.keep_until_replied("slot", first)
+    del first
+    assert was_first() is not None  # kept
+    parallel.keep_until_replied("slot", second)
+    return was_first() is None and parallel._after_reply["slot"] == (second,)
+
+
+def _kept_slots(say: Any) -> list[str]:
+    return sorted(parallel._after_reply)
+
+
+def test_a_child_keeps_only_the_last_of_a_slot_and_frees_it_after_replying(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)
+    assert parallel.start(_keep_twice).result() is True  # the first freed when replaced
+    assert parallel.start(_kept_slots).result() == []  # the helper freed it after replying
+    parallel.keep_until_replied("slot", _Thing())
+    assert parallel._after_reply == {}  # not a child: nothing kept
