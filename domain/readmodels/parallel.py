@@ -174,9 +174,10 @@ def _run(work: Work, writer: Any, *, close: bool = True) -> None:
 
 class _Helper:
     """The kept helper: a process forked once, which runs the work sent to it one piece
-    at a time, its messages on the same pipe as a one-off child's. One per process (a
-    piece of work that finds it busy is forked for itself); a helper that died is
-    replaced by the next piece of work."""
+    at a time; its progress and outcome come back on the pipe the work went down. One per
+    process (a piece of work that finds it busy is forked for itself); a helper that died,
+    or was left with unread messages, is replaced by the next piece of work. It runs the
+    code as it stood when it was forked: tests that patch modules end it (`end_helper`)."""
 
     _kept: _Helper | None = None
     _lock = threading.Lock()
@@ -221,16 +222,28 @@ class _Helper:
                 return
             if _Helper._kept is self:
                 _Helper._kept = None
-        self.conn.close()  # its end of file: a live helper returns
-        self.process.join(timeout=5)
+        self.end()
+
+    def end(self) -> None:
+        # Killed, not asked: one that is still working would finish first (its database
+        # transaction is rolled back either way).
+        self.conn.close()
         if self.process.is_alive():
             self.process.kill()
-            self.process.join()
+        self.process.join()
 
     @classmethod
     def forget(cls) -> None:
         """In a forked process: the parent's helper is not ours to use."""
         cls._kept, cls._lock = None, threading.Lock()
+
+
+def end_helper() -> None:
+    """End the kept helper, if any, now (the next piece of work forks a new one)."""
+    with _Helper._lock:
+        helper, _Helper._kept = _Helper._kept, None
+    if helper is not None:
+        helper.end()
 
 
 def _serve(conn: Any) -> None:

@@ -220,3 +220,14 @@ def test_a_child_keeps_only_the_last_of_a_slot_and_frees_it_after_replying(
     assert parallel.start(_kept_slots).result() == []  # the helper freed it after replying
     parallel.keep_until_replied("slot", _Thing())
     assert parallel._after_reply == {}  # not a child: nothing kept
+
+
+def test_end_helper_ends_it_and_the_next_piece_of_work_forks_another(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)
+    first = parallel.start(_pid).result()
+    kept = parallel._Helper._kept
+    assert kept is not None
+    parallel.end_helper()
+    assert not kept.process.is_alive() and parallel._Helper._kept is None
+    assert parallel.start(_pid).result() != first
