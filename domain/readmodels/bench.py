@@ -62,7 +62,9 @@ def measure(app: PMOApplication, say: Say, runs: int | None = None) -> dict[str,
     the tables alone, everything, then the findings alone -- interleaved, so that a slow
     spell of a busy host hits every side alike (measured side after side, two runs in a
     row on a noisy host gave 0.82 and 0.42). Each side is the best of its rounds: noise
-    only ever slows a run.
+    only ever slows a run. The first round's `rebuild` forks the helper that judges the
+    findings, as a one-shot `projections rebuild` does; later rounds hand it their work
+    (parallel.py), as a process that rebuilds again does.
 
     `rebuild_parts_split_evenly` is the ratio `rebuild_all` would reach if the two parts'
     times were split evenly over the processes `rebuild` uses, nothing lost to their

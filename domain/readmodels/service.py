@@ -9,7 +9,8 @@ Every query first catches up with the log (cheap when nothing is new: two indexe
 so a user always sees their own write. Two projections are kept, each with its own
 tracking row: the ledger tables, and the compliance findings (which cost more to judge
 and are caught up only when asked for). Being independent, a rebuild runs them side by
-side: the tables here, the findings in a forked child (parallel.py).
+side: the tables here, the findings in a child process (parallel.py: a helper forked
+once and kept for later rebuilds).
 """
 
 from __future__ import annotations
