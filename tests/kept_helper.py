@@ -1,5 +1,6 @@
-"""A pytest plugin (pyproject's addopts: `-p tests.kept_helper`) for every test, features
-included: parallel rebuilds start each test from a helper process of their own."""
+"""An autouse fixture for every test, features included (tests/conftest.py and
+features/conftest.py import it): parallel rebuilds start each test from a helper process
+of their own."""
 
 from __future__ import annotations
 
