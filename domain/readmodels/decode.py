@@ -70,7 +70,7 @@ def _whole(decoder: json.JSONDecoder) -> Any:
 
 
 _parse = _whole(json.JSONDecoder(parse_float=_no_float))
-_fast = msgspec.json.Decoder(float_hook=_no_float)
+_msgspec = msgspec.json.Decoder(float_hook=_no_float)  # floats refused, as by `_parse`
 
 
 def _parse_payload(data: bytes) -> Any:
@@ -80,7 +80,7 @@ def _parse_payload(data: bytes) -> Any:
     lone surrogate escape, which the standard library reads -- is parsed again by the
     standard library, whose verdict stands (tests/readmodels/test_decode.py)."""
     try:
-        return _fast.decode(data)
+        return _msgspec.decode(data)
     except Exception:  # noqa: BLE001 - the standard library's parser has the last word
         return _parse(data.decode("utf-8"))
 
