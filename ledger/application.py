@@ -14,6 +14,7 @@ from typing import Any
 from uuid import uuid4
 
 from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import OperationalError, PersistenceError, Transcoder
 
 from ledger import collecting
@@ -71,16 +72,17 @@ class LedgerApplication(Application):
             raise MissingSignerError(
                 "refusing to record unsigned events: pass signer=<the acting person's Signer>"
             )
+        actors = named_actors(objs)
         if self._ring_cache is None:
-            self.check_signer(signer, objs)  # first save: load the key ring once
+            self.check_signer(signer, objs, actors)  # first save: load the key ring once
         # Then checked inside the write transaction (ledger.recorders calls `key_check`
         # with the ring's version there): no extra read per save, and no gap between
         # the check and the write. Refused there, the transaction rolls back.
-        key_check = partial(self._check_in_transaction, signer, objs)
+        key_check = partial(self._check_in_transaction, signer, objs, actors)
         # The library's save, less its per-object runtime Protocol checks (collecting.py).
         return collecting.save(self, objs, {**kwargs, "signer": signer, "key_check": key_check})
 
-    def check_signer(self, signer: Signer, objs: tuple[Any, ...]) -> None:
+    def check_signer(self, signer: Signer, objs: tuple[Any, ...], actors: frozenset = frozenset()) -> None:
         """Refuse a key the log does not (or no longer) allow to sign.
 
         Verification would flag such an event afterwards; refusing it means it never
@@ -90,13 +92,14 @@ class LedgerApplication(Application):
         latest = self.recorder.select_events(KEYRING_ID, desc=True, limit=1)
         version = latest[0].originator_version if latest else None
         self._load_ring(version)
-        self._check_key(signer, objs, version)
+        self._check_key(signer, objs, version, actors)
 
     def _load_ring(self, version: int | None) -> None:
         if version is not None and (self._ring_cache is None or self._ring_cache[0] != version):
             self._ring_cache = (version, self.repository.get(KEYRING_ID, version=version))
 
-    def _check_key(self, signer: Signer, objs: tuple[Any, ...], version: int | None) -> None:
+    def _check_key(self, signer: Signer, objs: tuple[Any, ...], version: int | None,
+                   actors: frozenset = frozenset()) -> None:
         if version is None:
             if any(isinstance(o, KeyRing) for o in objs):
                 return
@@ -105,11 +108,13 @@ class LedgerApplication(Application):
             # `_load_ring` or `_check_in_transaction` ran first; reaching here otherwise is a bug.
             raise LedgerError(f"the key ring at version {version} was not loaded before checking a key")
         self._ring_cache[1].check_key_usable(signer.key_id)
+        self._ring_cache[1].check_acts_for(signer.key_id, actors)
 
-    def _check_in_transaction(self, signer: Signer, objs: tuple[Any, ...], version: int | None) -> None:
+    def _check_in_transaction(self, signer: Signer, objs: tuple[Any, ...], actors: frozenset,
+                              version: int | None) -> None:
         if version is not None and (self._ring_cache is None or self._ring_cache[0] != version):
             raise _RingMoved(version)  # rolled back; `_record` reloads the ring, records again
-        self._check_key(signer, objs, version)
+        self._check_key(signer, objs, version, actors)
 
     def _record(self, processing_event: Any) -> Any:
         for _ in range(10):
@@ -195,6 +200,15 @@ class LedgerApplication(Application):
 
     def root_signer(self, passphrase: str) -> Signer:
         return self.keystore.get(self.keyring().root_key_id, passphrase)
+
+
+def named_actors(objs: tuple[Any, ...]) -> frozenset:
+    """The actors the pending events name (payload field `actor_id`), but the key ring's
+    start, which names whoever ran `init` and is signed by the root key it introduces."""
+    return frozenset(
+        e.actor_id for o in objs if isinstance(o, Aggregate) for e in o.pending_events
+        if hasattr(e, "actor_id") and not isinstance(e, KeyRing.Started)
+    )
 
 
 def open_ledger(url: str, app_class: type[LedgerApplication] = LedgerApplication) -> LedgerApplication:

@@ -98,7 +98,7 @@ def expenditure(i: int) -> dict[str, Any]:
         "description": " ".join(words)[:110],
         "po_number": f"PO-{4_500_000 + i % 1000}",
         "document_sha256": f"{i:064x}",
-        "actor_id": f"user-{i % 13:04d}",
+        "actor_id": "bench",  # the owner of the key that signs them (ledger.payload)
         "actor_name": f"Project Manager Number {i % 13}",
         "meaning": "authorship",
         "reason": f"monthly invoice {i % 12 + 1:02d}/2026 as agreed in the statement of work",
@@ -458,7 +458,7 @@ def run_bench(
         say(f"bench: {backend.kind} at {backend.describe()}")
         ledger_app, root = init_ledger(scratch.ledger_url, secrets.token_hex(16))
         signer = Signer.generate("bench")
-        ledger_app.register_key(signer.public_bytes, "bench", by=root, actor_id="bench",
+        ledger_app.register_key(signer.public_bytes, "bench", by=root, actor_id="ledger-root",
                                 actor_name="Benchmark", reason="benchmark signing key")
         raw_app = RawBenchApplication(scratch.raw_env)
         same_app = CollectingRawBenchApplication(scratch.raw_env)

@@ -69,6 +69,12 @@ class NotAuthorisedToRegisterKeysError(LedgerError):
     code = "not-authorised"
 
 
+class ActorKeyMismatchError(LedgerError):
+    """An event names one person as its actor but would be signed with another's key."""
+
+    code = "actor-key-mismatch"
+
+
 class MissingSignerError(LedgerError):
     """Events were saved without a signing context: nothing unsigned enters the log."""
 

@@ -8,12 +8,14 @@ root key, signed by that key.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import (
+    ActorKeyMismatchError,
     KeyNotFoundError,
     KeyRevokedError,
     NotAuthorisedToRegisterKeysError,
@@ -56,6 +58,16 @@ class KeyRing(Aggregate):
             raise KeyRevokedError(
                 f"key {key_id[:16]}... of {state['owner']} was revoked; it can no longer sign"
             )
+
+    def check_acts_for(self, key_id: str, actors: Iterable[Any]) -> None:
+        """Every event names as its actor the person whose key signs it (the root key's
+        owner is the ledger itself, "ledger-root"); verification checks the same."""
+        owner = self.keys[key_id]["owner"]
+        for actor in actors:
+            if actor != owner:
+                raise ActorKeyMismatchError(
+                    f"an event in the name of {actor!r} cannot be signed with key "
+                    f"{key_id[:16]}... of {owner!r}: each person signs their own acts")
 
     def check_may_register(self, by_key_id: str) -> None:
         self.check_key_usable(by_key_id)

@@ -37,8 +37,11 @@ class UnchainedRow(NamedTuple):
 
 def column_as(column: tuple, kind: type, *, none: bool = False) -> tuple:
     """A column of a driver's values as `kind` (int, str or bytes: a driver may give a
-    memoryview for bytes), None kept where `none` (else converted as `kind(None)` does it:
-    an error for int and bytes); the same tuple where nothing needs converting."""
-    if set(map(type, column)) <= ({kind, type(None)} if none else {kind}):
+    memoryview for bytes), None kept where `none`; the same tuple where nothing needs
+    converting. A value of another kind (text in a signature, a fraction or text as a
+    version, a NULL where `none` is not given: an edited row) is left as the database
+    gave it, for the verifier to report as `malformed-row` rather than crash on it; never
+    coerced (int(3.7) would read a forged version 3.7 as 3)."""
+    if set(map(type, column)) <= ({kind, type(None)} if none else {kind}) or kind is not bytes:
         return column
-    return tuple(None if none and v is None else kind(v) for v in column)
+    return tuple(bytes(v) if isinstance(v, memoryview | bytearray) else v for v in column)

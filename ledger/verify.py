@@ -23,6 +23,7 @@ from ledger.hashing import GENESIS_HASH, chain_hash, leaf_hash, record_hash
 from ledger.keyring import KEY_TOPICS, REGISTERED_TOPIC, REVOKED_TOPIC, STARTED_TOPIC
 from ledger.keys import key_id as fingerprint
 from ledger.keys import load_public, verify_signature
+from ledger.payload import NotCanonical, actor_of, lower_hex_64, parse_canonical
 from ledger.rows import ChainRow, UnchainedRow
 
 # Ranges smaller than this are checked in-process: a pool costs more than it saves.
@@ -62,11 +63,19 @@ class Report:
     checkpoints_checked: int
     seconds: float
     workers: int
+    # Every fault found; `faults` holds them all unless they were streamed (verify_log's
+    # `on_fault`), when it holds the first only.
+    fault_count: int = -1
+
+    def __post_init__(self) -> None:
+        if self.fault_count < 0:
+            self.fault_count = len(self.faults)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "events": self.events,
+            "fault_count": self.fault_count,
             "faults": [f.as_dict() for f in self.faults],
             "root": self.root.hex(),
             "head": self.head.hex(),
@@ -102,8 +111,8 @@ def build_timeline(rows: Sequence[ChainRow], pinned_root: str | None = None) -> 
     decode = canonical_transcoder().decode
     tl, faults = KeyTimeline(), []
     for r in rows:
-        if r.state is None or r.topic not in KEY_TOPICS:
-            continue
+        if r.state is None or r.topic not in KEY_TOPICS or malformed(r):
+            continue  # a malformed row is check_rows' to report
         try:
             data = decode(r.state)
         except Exception as e:  # noqa: BLE001 - a corrupt payload is a finding, not a crash
@@ -116,6 +125,8 @@ def build_timeline(rows: Sequence[ChainRow], pinned_root: str | None = None) -> 
                 _register(tl, r, data, faults)
             elif r.topic == REVOKED_TOPIC:
                 _revoke(tl, r, data, faults)
+        except NotCanonical as e:  # e.g. a key written in upper-case hex
+            faults.append(_fault(r, "non-canonical", f"key event ignored: {e}"))
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             # A decodable payload without the fields (or hex keys) a key event needs.
             faults.append(_fault(r, "bad-payload", f"malformed key event payload: {e!r}"))
@@ -123,7 +134,7 @@ def build_timeline(rows: Sequence[ChainRow], pinned_root: str | None = None) -> 
 
 
 def _start(tl: KeyTimeline, r: ChainRow, data: dict, pinned: str | None, faults: list[Fault]) -> None:
-    public = bytes.fromhex(data["root_public_key"])
+    public = bytes.fromhex(lower_hex_64(data, "root_public_key"))
     load_public(public)  # ValueError unless a 32-byte Ed25519 key
     kid = fingerprint(public)
     if tl.root_key_id is not None:
@@ -131,7 +142,7 @@ def _start(tl: KeyTimeline, r: ChainRow, data: dict, pinned: str | None, faults:
         return
     if r.position != 1:
         faults.append(_fault(r, "unauthorised-key-event", "the key ring must start at position 1"))
-    if kid != data["root_key_id"]:
+    if kid != lower_hex_64(data, "root_key_id"):
         faults.append(_fault(r, "unauthorised-key-event", "root key id does not match its public key"))
         return
     if pinned and kid != pinned:
@@ -156,20 +167,23 @@ def _authoriser(tl: KeyTimeline, r: ChainRow, faults: list[Fault]) -> bool:
 def _register(tl: KeyTimeline, r: ChainRow, data: dict, faults: list[Fault]) -> None:
     if not _authoriser(tl, r, faults):
         return
-    public = bytes.fromhex(data["public_key"])
+    public = bytes.fromhex(lower_hex_64(data, "public_key"))
     load_public(public)  # ValueError unless a 32-byte Ed25519 key
-    if fingerprint(public) != data["key_id"]:
+    if fingerprint(public) != lower_hex_64(data, "key_id"):
         faults.append(_fault(r, "unauthorised-key-event", "registered key id does not match its public key"))
         return
     if data["key_id"] in tl.keys:  # one validity interval per key: never re-registered
         faults.append(_fault(r, "unauthorised-key-event", f"key {data['key_id'][:16]}... is already registered; ignored"))
         return
+    owner, may_register = data["owner"], data["may_register_keys"]
+    if type(owner) is not str or type(may_register) is not bool:
+        raise TypeError(f"owner must be text and may_register_keys true or false, found {owner!r:.40}, {may_register!r:.10}")
     # A key signs from the position after its registration.
-    tl.keys[data["key_id"]] = KeyInfo(public, data["owner"], r.position + 1, bool(data["may_register_keys"]))
+    tl.keys[data["key_id"]] = KeyInfo(public, owner, r.position + 1, may_register)
 
 
 def _revoke(tl: KeyTimeline, r: ChainRow, data: dict, faults: list[Fault]) -> None:
-    k = tl.keys.get(data["key_id"]) if _authoriser(tl, r, faults) else None
+    k = tl.keys.get(lower_hex_64(data, "key_id")) if _authoriser(tl, r, faults) else None
     if k is not None and k.revoked_at is None:  # the first revocation stands
         k.revoked_at = r.position
 
@@ -196,6 +210,28 @@ def _fault(r: ChainRow, kind: str, detail: str) -> Fault:
     return Fault(r.position, r.originator_id, r.originator_version, kind, detail)
 
 
+_ROW_COLUMNS = (  # (name, the types a checkable row has there), in ChainRow's order
+    ("position", (int,)), ("notification_id", (int,)), ("originator_id", (str,)),
+    ("originator_version", (int,)), ("key_id", (str,)), ("signature", (bytes,)),
+    ("chain_hash", (bytes,)), ("event originator_id", (str, type(None))),
+    ("event originator_version", (int, type(None))), ("topic", (str, type(None))),
+    ("state", (bytes, type(None))),
+)
+
+
+def malformed(r: Any) -> str | None:
+    """Why a row read back cannot be checked as a record (a column of the wrong type, a
+    NULL where a value must be), or None. Readers leave such values as the database gave
+    them (ledger.rows.column_as), so that each is a fault here, not a crash."""
+    if len(r) != len(_ROW_COLUMNS):
+        return f"a row of {len(r)} columns, expected {len(_ROW_COLUMNS)}"
+    wrong = [f"{name} ({type(value).__name__}: {value!r:.40})"
+             for (name, kinds), value in zip(_ROW_COLUMNS, r, strict=True) if type(value) not in kinds]
+    if r[-1] is not None and None in r[7:10]:
+        wrong.append("a stored event without its identity or topic")
+    return "wrong type or NULL in " + ", ".join(wrong) if wrong else None
+
+
 def check_rows(rows: Iterable[ChainRow], lo: int, hi: int, previous: bytes | None, keys: dict[str, KeyInfo]) -> RangeResult:
     """Check positions lo..hi. `previous` is the stored chain hash at lo-1 (None if missing)."""
     faults: list[Fault] = []
@@ -207,7 +243,17 @@ def check_rows(rows: Iterable[ChainRow], lo: int, hi: int, previous: bytes | Non
     # The loop runs once per event: fields unpacked once, the usual case inline, every
     # fault still reported as the helpers below describe it.
     for r in rows:
-        position, nid, oid, version, kid, signature, stored_hash, e_oid, e_ver, topic, state = r
+        try:
+            position, nid, oid, version, kid, signature, stored_hash, e_oid, e_ver, topic, state = r
+            if (type(position) is not int or type(oid) is not str or type(version) is not int
+                    or type(kid) is not str or type(signature) is not bytes
+                    or type(stored_hash) is not bytes or (state is not None and (
+                        type(state) is not bytes or type(topic) is not str
+                        or type(e_oid) is not str or type(e_ver) is not int))):
+                raise _Malformed(malformed(r) or "a column of the wrong type")
+        except (TypeError, ValueError, _Malformed) as e:
+            expected, previous = _malformed_row(r, e, expected, add_fault, add_leaf)
+            continue
         while expected < position:  # a whole chain row is gone
             add_fault(Fault(expected, None, None, "missing-record", "no chain row at this position"))
             add_leaf(GENESIS_HASH)
@@ -240,6 +286,11 @@ def check_rows(rows: Iterable[ChainRow], lo: int, hi: int, previous: bytes | Non
                 public = publics[kid] = load_public(k.public)
             if not verify_signature(public, signature, h):
                 add_fault(_bad_signature(r, k))
+        value, problem = parse_canonical(state)
+        if problem is not None:
+            add_fault(_fault(r, "non-canonical", problem))
+        if k is not None and topic != STARTED_TOPIC:
+            _check_actor(r, value, k, add_fault)
         if previous is not None:
             want = chain_hash(previous, h, signature)
             if want != stored_hash:
@@ -250,6 +301,35 @@ def check_rows(rows: Iterable[ChainRow], lo: int, hi: int, previous: bytes | Non
         add_leaf(GENESIS_HASH)
         expected += 1
     return RangeResult(lo, hi, faults, leaves, versions, previous or b"")
+
+
+class _Malformed(ValueError):
+    pass
+
+
+def _malformed_row(r: Any, e: Exception, expected: int, add_fault: Callable[[Fault], None],
+                   add_leaf: Callable[[bytes], None]) -> tuple[int, bytes | None]:
+    """Report a row that cannot be checked at its position; the run goes on after it.
+    Its leaf counts as missing, and the next row's link cannot be checked (no hash)."""
+    position = r[0] if len(r) and type(r[0]) is int else expected
+    while expected < position:
+        add_fault(Fault(expected, None, None, "missing-record", "no chain row at this position"))
+        add_leaf(GENESIS_HASH)
+        expected += 1
+    oid = r[2] if len(r) > 2 and type(r[2]) is str else None
+    version = r[3] if len(r) > 3 and type(r[3]) is int else None
+    add_fault(Fault(position, oid, version, "malformed-row", str(e)))
+    add_leaf(GENESIS_HASH)
+    return max(expected, position + 1), None
+
+
+def _check_actor(r: ChainRow, value: Any, k: KeyInfo, add_fault: Callable[[Fault], None]) -> None:
+    """The key that signed must be a key of the person the event names as its actor."""
+    names, actor = actor_of(value)
+    if names and actor != k.owner:
+        add_fault(_fault(r, "actor-key-mismatch",
+            f"the event names {actor!r:.80} as its actor but is signed by key "
+            f"{r.key_id[:16]}... of {k.owner!r}"))
 
 
 def _bad_signature(r: ChainRow, k: KeyInfo) -> Fault:
@@ -350,8 +430,16 @@ def verify_log(
     workers: int | None = None,
     chunk: int = 5000,
     progress: Callable[[int, int], None] | None = None,
+    on_fault: Callable[[Fault], None] | None = None,
+    extra_checks: Sequence[Callable[[], Iterable[Fault]]] = (),
 ) -> Report:
+    """Check the whole log. With `on_fault`, each fault is handed to it as it is found
+    (the key history's first, then range by range in position order, then those found
+    across ranges, in stored rows and in checkpoints) and not kept: the report then holds
+    the count and the first fault only, so that a log with 200,000 faults is checked in
+    bounded memory. `extra_checks` run last (e.g. the snapshots' re-derivation)."""
     started = time.perf_counter()
+    collector = _Collector(on_fault)
     n = source.size()
     workers = workers or os.cpu_count() or 1
     spec = source.worker_spec()
@@ -365,6 +453,7 @@ def verify_log(
         timeline, faults = build_timeline(source.key_rows(), pinned_root)
         if n and timeline.root_key_id is None:
             faults.append(Fault(1, None, None, "unknown-key", "the log does not start with a key ring"))
+        collector.add_all(faults)
         # While the workers check the ranges, this process reads what it checks itself.
         side: dict[str, Any] = {}
 
@@ -372,7 +461,8 @@ def verify_log(
             side["unchained"] = source.unchained()
             side["checkpoints"] = source.checkpoints()
 
-        results, used = _check_all(source, n, timeline.keys, workers, chunk, progress, pool, meanwhile)
+        results, used = _check_all(source, n, timeline.keys, workers, chunk, progress, pool,
+                                   meanwhile, collector.add_range)
     except BaseException:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -381,24 +471,56 @@ def verify_log(
         pool.shutdown(wait=False)  # every range is done; the workers exit on their own
     leaves: list[bytes] = []
     for res in results:
-        faults.extend(res.faults)
         leaves.extend(res.leaves)
-    faults.extend(_stitch_versions(results))
-    faults.extend(_unchained_faults(side["unchained"]))
+    late = _stitch_versions(results)
+    late.extend(_unchained_faults(side["unchained"]))
     head = results[-1].last_hash if results else GENESIS_HASH
-    checked = _check_checkpoints(source, extra_checkpoints, timeline, n, leaves, faults,
+    checked = _check_checkpoints(source, extra_checkpoints, timeline, n, leaves, late,
                                  side["checkpoints"])
-    faults.sort(key=lambda f: (f.position is None, f.position or 0, f.kind))
+    collector.add_all(late)
+    for check in extra_checks:
+        collector.add_all(list(check()))
     return Report(
-        ok=not faults, events=n, faults=faults, root=merkle.root(leaves), head=head,
-        root_key_id=timeline.root_key_id, origin=timeline.origin, checkpoints_checked=checked,
-        seconds=time.perf_counter() - started, workers=used,
+        ok=collector.count == 0, events=n, faults=collector.sorted(), root=merkle.root(leaves),
+        head=head, root_key_id=timeline.root_key_id, origin=timeline.origin,
+        checkpoints_checked=checked, seconds=time.perf_counter() - started, workers=used,
+        fault_count=collector.count,
     )
+
+
+def _fault_order(f: Fault) -> tuple[bool, int, str]:
+    return (f.position is None, f.position or 0, f.kind)
+
+
+class _Collector:
+    """Keeps every fault for the report, or hands each to `on_fault` and keeps the first."""
+
+    def __init__(self, on_fault: Callable[[Fault], None] | None) -> None:
+        self.on_fault, self.count, self.kept = on_fault, 0, []  # type: list[Fault]
+
+    def add_all(self, faults: list[Fault]) -> None:
+        faults.sort(key=_fault_order)
+        self.count += len(faults)
+        if self.on_fault is None:
+            self.kept.extend(faults)
+            return
+        if faults and not self.kept:
+            self.kept.append(faults[0])
+        for f in faults:
+            self.on_fault(f)
+
+    def add_range(self, res: RangeResult) -> None:
+        self.add_all(res.faults)
+        res.faults = []  # handed on; the range keeps only its leaves and versions
+
+    def sorted(self) -> list[Fault]:
+        return sorted(self.kept, key=_fault_order)
 
 
 def _check_all(source: LogSource, n: int, keys: dict, workers: int, chunk: int,
                progress: Callable[[int, int], None] | None, pool: ProcessPoolExecutor | None,
-               meanwhile: Callable[[], None]) -> tuple[list[RangeResult], int]:
+               meanwhile: Callable[[], None],
+               done_range: Callable[[RangeResult], None]) -> tuple[list[RangeResult], int]:
     spec = source.worker_spec()
     results: list[RangeResult] = []
     done = 0
@@ -411,6 +533,7 @@ def _check_all(source: LogSource, n: int, keys: dict, workers: int, chunk: int,
     if pool is None:
         for lo, hi in ranges:
             results.append(_check_range(source, lo, hi, keys))
+            done_range(results[-1])
             done += hi - lo + 1
             if progress:
                 progress(done, n)
@@ -421,6 +544,7 @@ def _check_all(source: LogSource, n: int, keys: dict, workers: int, chunk: int,
     for f in futures:
         res = f.result()
         results.append(res)
+        done_range(res)
         done += res.hi - res.lo + 1
         if progress:
             progress(done, n)
@@ -459,7 +583,7 @@ def _check_checkpoints(source: LogSource, extra: Sequence[str], tl: KeyTimeline,
             if root_public is None:
                 raise CheckpointFormatError("no root key in the log to check it against")
             parsed.append(notes.verify(text, root_public))
-        except CheckpointFormatError as e:
+        except (CheckpointFormatError, TypeError, ValueError, AttributeError) as e:  # an edited note
             faults.append(Fault(None, None, None, "bad-checkpoint", str(e)))
     roots = merkle.prefix_roots(leaves, {cp.size for cp in parsed if cp.size <= n})
     by_size: dict[int, bytes] = {}

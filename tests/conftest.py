@@ -107,5 +107,5 @@ def ledger(backend_url: str, passphrase: str) -> Iterator[tuple[LedgerApplicatio
 def alice(ledger: tuple[LedgerApplication, Signer]) -> Signer:
     """A registered person's signing key (registered by the root key)."""
     app, root = ledger
-    return app.enrol_signer("alice", PASSPHRASE, by=root, actor_id="u-alice", actor_name="Alice Admin")
+    return app.enrol_signer("alice", PASSPHRASE, by=root, actor_id="ledger-root", actor_name="Ledger root key")
 

@@ -35,6 +35,18 @@ class Counter(Aggregate):
         self.notes.append(note)
 
 
+class Act(Aggregate):
+    """An aggregate whose events name their actor, as every domain event does."""
+
+    @event("Done")
+    def __init__(self, what: str, actor_id: str, actor_name: str) -> None:
+        self.what = what
+
+    @event("Redone")
+    def redo(self, what: str, actor_id: str, actor_name: str) -> None:
+        self.what = what
+
+
 class Record(Aggregate):
     """An aggregate whose events carry every transcoded type."""
 
@@ -186,6 +198,24 @@ def append_forged_row(app: Any, originator_id: str, version: int, topic: str, st
         (position + 1, nid, originator_id, version, key_id, signature, link),
     )
     return position + 1
+
+
+def resign(app: Any, position: int, signer: Signer, state: bytes | None = None) -> None:
+    """The insider holding the server's keys: replace the payload at `position` (when
+    `state` is given), sign it with `signer`, and re-link every later chain position, so
+    that no signature or chain link is left broken for `verify` to find."""
+    previous = chain_row(app, position - 1).chain_hash if position > 1 else bytes(32)
+    for r in app.read_chain(position, app.size()):
+        new_state = state if (r.position == position and state is not None) else r.state
+        h = record_hash(r.event_originator_id, r.event_originator_version, r.topic, new_state)
+        if r.position == position:
+            if state is not None:
+                set_state(app, position, state)
+            set_chain_column(app, position, "key_id", signer.key_id)
+            set_chain_column(app, position, "signature", signer.sign(h))
+        link = chain_hash(previous, h, chain_row(app, r.position).signature)
+        set_chain_column(app, r.position, "chain_hash", link)
+        previous = link
 
 
 def _uuid(value: Any) -> Any:

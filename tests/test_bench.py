@@ -160,7 +160,7 @@ def test_bench_command_measures_the_read_models_in_the_same_run(tmp_path: Path) 
 def test_analyse_gathers_postgresql_statistics_and_leaves_sqlite_alone(ledger: tuple) -> None:
     app, root = ledger
     for i in range(3):
-        app.register_key(Signer.generate(f"k{i}").public_bytes, f"k{i}", by=root, actor_id="root",
+        app.register_key(Signer.generate(f"k{i}").public_bytes, f"k{i}", by=root, actor_id="ledger-root",
                          actor_name="Root", reason="statistics")
     tables = analyse(app)
     if app.backend.kind == "sqlite":

@@ -65,7 +65,7 @@ def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
     url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     app, root = init_ledger(url, PASSPHRASE)
-    who = {"actor_id": "u-admin", "actor_name": "Ada Admin"}
+    who = {"actor_id": "ledger-root", "actor_name": "Ada Admin"}
     alice = app.enrol_signer("alice", PASSPHRASE, by=root, **who)
     bob = app.enrol_signer("bob", PASSPHRASE, by=root, **who)
     c = Counter("budget")
@@ -196,7 +196,7 @@ def test_bundle_verifies_with_no_database(log, bundle):
 def test_export_from_each_backend_verifies(backend_url, passphrase, tmp_path):
     app, root = init_ledger(backend_url, passphrase)
     try:
-        alice = app.enrol_signer("alice", passphrase, by=root, actor_id="u-a", actor_name="Alice")
+        alice = app.enrol_signer("alice", passphrase, by=root, actor_id="ledger-root", actor_name="Alice")
         c = Counter("pg and sqlite")
         c.increment(Decimal("10.00"), "x")
         app.save(c, signer=alice)
@@ -580,7 +580,7 @@ def test_node_verifier_agrees_on_a_faulty_log(node, log, bundle, tmp_path):
     alice = app.keystore.get(_key_of(app, "alice"), PASSPHRASE)
     record_directly(app, Counter("after revocation"), app.keystore.get(_key_of(app, "bob"), PASSPHRASE))  # 9
     ring = app.keyring()
-    who = {"actor_id": "u-admin", "actor_name": "Ada Admin", "meaning": "responsibility"}
+    who = {"actor_id": "ledger-root", "actor_name": "Ada Admin", "meaning": "responsibility"}
     ring._key_revoked(key_id=_key_of(app, "bob"), by_key_id=root.key_id, reason="again", **who)  # 10
     ring._key_registered(key_id=alice.key_id, public_key=alice.public_bytes.hex(), owner="alice",  # 11
                          may_register_keys=True, by_key_id=root.key_id, reason="again", **who)
@@ -625,7 +625,7 @@ def test_a_second_revocation_does_not_extend_a_key_and_re_registration_is_refuse
     alice = app.keystore.get(_key_of(app, "alice"), PASSPHRASE)
     record_directly(app, Counter("by bob after his revocation"), bob)  # position 9
     ring = app.keyring()
-    who = {"actor_id": "u-admin", "actor_name": "Ada Admin", "meaning": "responsibility"}
+    who = {"actor_id": "ledger-root", "actor_name": "Ada Admin", "meaning": "responsibility"}
     ring._key_revoked(key_id=bob.key_id, by_key_id=root.key_id, reason="again", **who)  # 10
     ring._key_registered(key_id=alice.key_id, public_key=alice.public_bytes.hex(), owner="alice",  # 11
                          may_register_keys=True, by_key_id=root.key_id, reason="again", **who)

@@ -106,9 +106,9 @@ def test_key_check_in_the_write_transaction_sees_another_process_revoking(ledger
     app.save(Counter("before"), signer=alice)  # the ring is now cached by `app`
     other = open_app()
     bob = Signer.generate("bob")
-    other.register_key(bob.public_bytes, "bob", by=root, actor_id="u-root", actor_name="Root")
+    other.register_key(bob.public_bytes, "bob", by=root, actor_id="ledger-root", actor_name="Root")
     app.save(Counter("by bob"), signer=bob)  # registered elsewhere: the ring is reloaded
-    other.revoke_key(alice.key_id, by=root, actor_id="u-root", actor_name="Root", reason="left")
+    other.revoke_key(alice.key_id, by=root, actor_id="ledger-root", actor_name="Root", reason="left")
 
     before = snapshot_of_tables(app)
     c = Counter("after revocation")

@@ -77,6 +77,6 @@ def test_columns_are_converted_only_where_needed_and_none_kept_where_asked() -> 
     column = (b"a", None, b"b")
     assert column_as(column, bytes, none=True) is column  # nothing to convert: the same tuple
     assert column_as((memoryview(b"x"), None), bytes, none=True) == (b"x", None)
-    assert column_as(("1", 2), int) == (1, 2)
-    with pytest.raises(TypeError):
-        column_as((memoryview(b"x"), None), bytes)
+    # An edited row's values are left as they are, for the verifier's `malformed-row`.
+    assert column_as(("1", 2, 3.0), int) == ("1", 2, 3.0)
+    assert column_as((memoryview(b"x"), None, "text"), bytes) == (b"x", None, "text")

@@ -204,7 +204,7 @@ def test_snapshot_and_reload(ledger, alice, open_app):
 
 def test_key_ring_snapshots_do_not_change_the_key_history(ledger):
     app, root = ledger
-    kids = [app.enrol_signer(f"p{i}", PASSPHRASE, by=root, actor_id=f"u{i}", actor_name=f"P {i}").key_id
+    kids = [app.enrol_signer(f"p{i}", PASSPHRASE, by=root, actor_id="ledger-root", actor_name=f"P {i}").key_id
             for i in range(3)]
     app.take_snapshot(KEYRING_ID)
     ring = open_ledger(app.backend.url)
@@ -254,22 +254,22 @@ def test_unsigned_save_is_refused_and_writes_nothing(ledger):
 
 def test_revoked_key_can_no_longer_be_used_to_sign(ledger, alice):
     app, root = ledger
-    bob = app.enrol_signer("bob", PASSPHRASE, by=root, actor_id="u-bob", actor_name="Bob")
+    bob = app.enrol_signer("bob", PASSPHRASE, by=root, actor_id="ledger-root", actor_name="Bob")
     assert app.signer_for(bob.key_id, PASSPHRASE).key_id == bob.key_id
     c = Counter("by bob")
     app.save(c, signer=bob)
-    app.revoke_key(bob.key_id, by=root, actor_id="u-root", actor_name="Root", reason="left the project")
+    app.revoke_key(bob.key_id, by=root, actor_id="ledger-root", actor_name="Root", reason="left the project")
 
     with pytest.raises(KeyRevokedError):
         app.signer_for(bob.key_id, PASSPHRASE)
     with pytest.raises(KeyRevokedError):  # nor may it be revoked twice
-        app.revoke_key(bob.key_id, by=root, actor_id="u-root", actor_name="Root", reason="again")
+        app.revoke_key(bob.key_id, by=root, actor_id="ledger-root", actor_name="Root", reason="again")
     with pytest.raises(KeyNotFoundError):
         app.signer_for(Signer.generate().key_id, PASSPHRASE)
     with pytest.raises(KeyPassphraseError):
         app.signer_for(alice.key_id, "wrong passphrase")
     with pytest.raises(NotAuthorisedToRegisterKeysError):  # alice may sign, not manage keys
-        app.register_key(Signer.generate().public_bytes, "eve", by=alice, actor_id="u-alice",
+        app.register_key(Signer.generate().public_bytes, "eve", by=alice, actor_id="alice",
                          actor_name="Alice", reason="")
     # The revocation is in the log: events before it stay valid.
     assert [r.topic for r in app.read_chain(1, 3)][1:] == [REGISTERED_TOPIC, REGISTERED_TOPIC]

@@ -23,11 +23,12 @@ import pytest
 
 from ledger import checkpoint as notes
 from ledger import verify as verify_module
-from ledger.errors import KeyNotFoundError, KeyRevokedError
+from ledger.errors import ActorKeyMismatchError, KeyNotFoundError, KeyRevokedError
 from ledger.keys import Signer
 from ledger.verify import DatabaseSource, make_checkpoint, verify_log
 from tests.support import (
     PASSPHRASE,
+    Act,
     Counter,
     append_forged_row,
     chain_row,
@@ -37,7 +38,9 @@ from tests.support import (
     flip_payload_byte,
     flip_signature_byte,
     record_directly,
+    resign,
     set_chain_column,
+    snapshot_of_tables,
     swap_positions,
     swap_stored_events,
     unchain,
@@ -260,10 +263,10 @@ def test_checkpoint_not_signed_by_the_root_key(log):
 
 def test_event_signed_after_its_key_was_revoked(log):
     app = log.app
-    bob = app.enrol_signer("bob", PASSPHRASE, by=log.root, actor_id="u-bob", actor_name="Bob")  # 9
+    bob = app.enrol_signer("bob", PASSPHRASE, by=log.root, actor_id="ledger-root", actor_name="Bob")  # 9
     c = Counter("bob's")
     app.save(c, signer=app.signer_for(bob.key_id, PASSPHRASE))  # 10
-    app.revoke_key(bob.key_id, by=log.root, actor_id="u-root", actor_name="Root", reason="left")  # 11
+    app.revoke_key(bob.key_id, by=log.root, actor_id="ledger-root", actor_name="Root", reason="left")  # 11
     c.increment(Decimal("5.00"), "after revocation")
     record_directly(app, c, bob)  # 12: bypasses signer_for, which would refuse
     assert chain_row(app, 12).key_id == bob.key_id
@@ -284,8 +287,8 @@ def test_application_refuses_to_sign_with_an_unknown_or_revoked_key(log):
     size = log.app.size()
     with pytest.raises(KeyNotFoundError):
         log.app.save(Counter("stranger's"), signer=Signer.generate("stranger"))
-    alice = log.app.enrol_signer("alice2", PASSPHRASE, by=log.root, actor_id="u-a2", actor_name="Alice Two")
-    log.app.revoke_key(alice.key_id, by=log.root, actor_id="u-root", actor_name="Root", reason="left")
+    alice = log.app.enrol_signer("alice2", PASSPHRASE, by=log.root, actor_id="ledger-root", actor_name="Alice Two")
+    log.app.revoke_key(alice.key_id, by=log.root, actor_id="ledger-root", actor_name="Root", reason="left")
     size = log.app.size()
     with pytest.raises(KeyRevokedError):
         log.app.save(Counter("alice's"), signer=alice)
@@ -296,7 +299,7 @@ def test_key_registration_forged_by_an_unauthorised_key(log):
     mallory = Signer.generate("mallory")
     ring = log.app.keyring()
     ring.register_key(key_id=mallory.key_id, public_key=mallory.public_bytes.hex(), owner="mallory",
-                      may_register_keys=True, by_key_id=log.root.key_id, actor_id="u-root",
+                      may_register_keys=True, by_key_id=log.root.key_id, actor_id="ledger-root",
                       actor_name="Root", reason="forged")
     record_directly(log.app, ring, mallory)  # 9: claims the root's authority, signed by mallory
     c = Counter("mallory's")
@@ -378,3 +381,122 @@ def test_cli_verify_against_a_held_checkpoint_file(log, backend_url, tmp_path):
     cut = _cli_verify(backend_url, tmp_path, "--checkpoint", str(note))
     assert cut.returncode == 1
     assert [(f["position"], f["kind"]) for f in json.loads(cut.stdout)["faults"]] == [(8, "truncated")]
+
+
+# Whose signature, and the bytes themselves (issue 16) -------------------------------------
+
+
+def test_an_act_in_alices_name_signed_by_bobs_key_is_an_actor_key_mismatch(log):
+    bob = log.app.enrol_signer("bob", PASSPHRASE, by=log.root, actor_id="ledger-root",
+                               actor_name="Ledger root key")  # 9
+    log.app.save(Act("alice's own act", "alice", "Alice"), signer=log.alice)  # 10: clean
+    record_directly(log.app, Act("approved", "alice", "Alice"), bob)  # 11: a valid key, not hers
+    report = log.verify()
+    assert faults_of(report) == {(11, "actor-key-mismatch")}
+    (f,) = report.faults
+    assert "'alice'" in f.detail and "'bob'" in f.detail
+
+
+def test_the_application_refuses_to_sign_an_act_in_another_persons_name(log):
+    before = snapshot_of_tables(log.app)
+    with pytest.raises(ActorKeyMismatchError, match="alice"):
+        log.app.save(Act("approved", "alice", "Alice"), signer=log.root)
+    assert snapshot_of_tables(log.app) == before  # nothing written
+
+
+def test_an_insider_resigning_an_act_with_another_valid_key_is_still_caught(log):
+    """Re-signed and re-chained with keys the server holds: every signature and link is
+    valid, but the key is not the actor's."""
+    bob = log.app.enrol_signer("bob", PASSPHRASE, by=log.root, actor_id="ledger-root",
+                               actor_name="Ledger root key")  # 9
+    log.app.save(Act("approved", "alice", "Alice"), signer=log.alice)  # 10
+    log.app.save(Counter("after"), signer=log.alice)  # 11
+    assert log.verify().ok
+    resign(log.app, 10, bob)
+    report = log.verify()
+    assert faults_of(report) == {(10, "actor-key-mismatch")}
+
+
+def test_a_key_event_with_a_repeated_key_is_non_canonical(log):
+    """{"key_id": A, "key_id": B}: one reader takes the first, another the last."""
+    state = chain_row(log.app, 2).state
+    kid = json.loads(state)["key_id"]
+    doubled = state.replace(b'"key_id":"', b'"key_id":"' + b"0" * 64 + b'","key_id":"', 1)
+    assert doubled.count(b'"key_id"') == 2
+    resign(log.app, 2, log.root, doubled)
+    report = log.verify()
+    assert (2, "non-canonical") in faults_of(report)
+    assert {k for p, k in faults_of(report) if p == 2} == {"non-canonical"}
+    assert kid in doubled.decode()
+
+
+def test_upper_case_hex_in_a_key_event_is_non_canonical(log):
+    state = chain_row(log.app, 2).state
+    public = json.loads(state)["public_key"]
+    resign(log.app, 2, log.root, state.replace(public.encode(), public.upper().encode()))
+    report = log.verify()
+    # The registration is not trusted: alice's acts are by a key the log never registered.
+    assert faults_of(report) == {(2, "non-canonical"), *((p, "unknown-key") for p in range(3, 9))}
+
+
+def test_a_payload_written_another_way_is_non_canonical(log):
+    state = chain_row(log.app, 4).state
+    spaced = state.replace(b",", b", ", 1)  # the same JSON value, not its canonical bytes
+    resign(log.app, 4, log.alice, spaced)
+    report = log.verify()
+    assert faults_of(report) == {(4, "non-canonical")}
+
+
+WRONG_TYPES = {  # column -> a value of the wrong type an insider can write on SQLite
+    "signature": "not bytes",
+    "chain_hash": "not bytes either",
+    "state": "{\"text\": \"not a blob\"}",
+    "originator_version": 2.5,
+    "key_id": b"\x00 a blob",
+}
+
+
+@pytest.mark.parametrize("column", sorted(WRONG_TYPES))
+def test_a_wrong_typed_column_is_a_malformed_row_not_a_crash(log, backend_url, tmp_path, column):
+    value = WRONG_TYPES[column]
+    try:
+        if column in ("state", "originator_version"):
+            nid = chain_row(log.app, 5).notification_id
+            log.app.recorder.execute(f"UPDATE {{events}} SET {column} = ? WHERE {{nid}} = ?", (value, nid))
+        else:
+            set_chain_column(log.app, 5, column, value)
+    except Exception as e:  # noqa: BLE001 - PostgreSQL's typed columns refuse the edit
+        assert not embedded(log.app), f"SQLite refused {column} = {value!r}: {e}"
+        assert log.verify().ok  # refused by the schema: nothing changed
+        return
+    report = log.verify()
+    assert not report.ok
+    assert {p for p, _ in faults_of(report)} <= {5, 6}, report.faults
+    out = _cli_verify(backend_url, tmp_path)
+    assert out.returncode == 1, out.stderr
+    assert faults_of(report) == {(f["position"], f["kind"]) for f in json.loads(out.stdout)["faults"]}
+    if embedded(log.app):  # SQLite keeps the value as written: a row that cannot be checked
+        assert (5, "malformed-row") in faults_of(report)
+    # (PostgreSQL converts text written to a bytea column into its bytes: then it is a
+    # signature, hash or payload that does not verify, reported as such.)
+
+
+def test_verify_says_it_could_not_run_with_exit_status_2(tmp_path):
+    out = subprocess.run([PMO_LEDGER, "verify", "--json", "--db", f"sqlite:///{tmp_path / 'none.db'}"],
+                         capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 2
+    assert json.loads(out.stdout)["error"]["code"] == "not-initialised"
+
+
+def test_jsonl_streams_one_fault_per_line(log, backend_url, tmp_path):
+    flip_payload_byte(log.app, 4, b'"1.50"', b'"9.50"')
+    flip_signature_byte(log.app, 7)
+    out = subprocess.run([PMO_LEDGER, "verify", "--jsonl", "--db", backend_url], capture_output=True,
+                         text=True, cwd=tmp_path, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "PMO_LEDGER_PASSPHRASE": PASSPHRASE})
+    assert out.returncode == 1, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    faults, summary = lines[:-1], lines[-1]
+    assert [(f["position"], f["kind"]) for f in faults] == [
+        (4, "bad-signature"), (4, "chain-break"), (7, "bad-signature"), (7, "chain-break")]
+    assert summary["ok"] is False and summary["fault_count"] == 4 and "faults" not in summary

@@ -25,6 +25,7 @@ const DASH = "\u2014";
 
 class Malformed extends Error {}
 class BadPayload extends Error {}
+class NonCanonical extends Error {}
 
 const sha256 = (...parts) => createHash("sha256").update(Buffer.concat(parts)).digest();
 const hex = (b) => b.toString("hex");
@@ -111,10 +112,6 @@ function unb64(text, what) {
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 const isInt = (v) => typeof v === "number" && Number.isInteger(v) && v >= 0;
-// Truthiness as the reference verifier's (Python) bool().
-const truthy = (v) => !(v === false || v === null || v === 0 || v === "" ||
-  (Array.isArray(v) && v.length === 0) || (isObj(v) && Object.keys(v).length === 0));
-
 function jsonOf(bytes, where) {
   try { return JSON.parse(utf8.decode(bytes)); } catch (err) { throw new Malformed(`${where} is not valid JSON: ${err.message}`); }
 }
@@ -169,26 +166,50 @@ function parseRecord(obj, lineNo) {
 // Canonical JSON (RFC 8785) of plain JSON values: sorted keys, ES number/string forms.
 function canonical(v) {
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (isObj(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(",")}}`;
+  if (isObj(v)) return `{${Object.keys(v).sort().map((k) => `${canonical(k)}:${canonical(v[k])}`).join(",")}}`;
+  if (typeof v === "string" && !v.isWellFormed()) throw new NonCanonical("payload holds a lone surrogate");
   return JSON.stringify(v);
 }
 
-// §4: decoding a key-event payload.
-function decodePayload(state) {
+// §7: a stored payload must be the RFC 8785 form of its own parse (a repeated key, a
+// float, an integer outside +-(2^53-1), another escape or number form: non-canonical).
+// Returns [the parsed value or null, the problem or null].
+function canonicalProblem(state) {
   let text;
-  try { text = utf8.decode(state); } catch { throw new BadPayload("payload is not UTF-8"); }
+  try { text = utf8.decode(state); } catch { return [null, "payload is not UTF-8"]; }
+  let value;
+  try { value = JSON.parse(text); } catch (err) { return [null, `payload is not JSON: ${err.message}`]; }
+  if (hasFloat(text)) return [null, "payload holds a number that is not an integer"];
+  try {
+    if (canonical(value) !== text) return [value, "payload is not RFC 8785 canonical JSON"];
+  } catch (err) {
+    if (!(err instanceof NonCanonical)) throw err;
+    return [value, err.message];
+  }
+  return [value, null];
+}
+
+function hasFloat(text) {
   let inString = false;
-  for (let i = 0; i < text.length; i++) { // refuse numbers with a fraction or exponent
+  for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (inString) { if (c === "\\") i++; else if (c === '"') inString = false; continue; }
     if (c === '"') { inString = true; continue; }
     if (c === "-" || (c >= "0" && c <= "9")) {
       let j = i;
       while (j < text.length && /[0-9eE+\-.]/.test(text[j])) j++;
-      if (/[.eE]/.test(text.slice(i, j))) throw new BadPayload("payload holds a float");
+      if (/[.eE]/.test(text.slice(i, j))) return true;
       i = j - 1;
     }
   }
+  return false;
+}
+
+// §4: decoding a key-event payload.
+function decodePayload(state) {
+  let text;
+  try { text = utf8.decode(state); } catch { throw new BadPayload("payload is not UTF-8"); }
+  if (hasFloat(text)) throw new BadPayload("payload holds a float");
   let data;
   try { data = JSON.parse(text); } catch (err) { throw new BadPayload(`payload does not decode: ${err.message}`); }
   const walk = (v) => {
@@ -232,10 +253,14 @@ function mth(leaves, lo, hi) {
 
 // §6 key timeline -------------------------------------------------------------------------
 
-function hexKey(v) {
-  if (typeof v !== "string" || !/^([0-9a-fA-F]{2}){32}$/.test(v)) throw new BadPayload("public key is not 32 bytes of hex");
-  return Buffer.from(v, "hex");
+// 32-byte values in key events are 64 lower-case hex digits; other text is non-canonical.
+function lowerHex(data, name) {
+  const v = need(data, name);
+  if (typeof v === "string" && /^[0-9a-f]{64}$/.test(v)) return v;
+  if (typeof v === "string" && /^[0-9a-fA-F]{64}$/.test(v)) throw new NonCanonical(`${name} must be 64 lower-case hex digits`);
+  throw new BadPayload(`${name} is not 32 bytes of hex`);
 }
+const hexKey = (data, name) => Buffer.from(lowerHex(data, name), "hex");
 function need(data, name) {
   if (!isObj(data) || !(name in data)) throw new BadPayload(`payload lacks ${name}`);
   return data[name];
@@ -255,31 +280,33 @@ function buildTimeline(keyRows, pinned, fault) {
     try {
       const data = decodePayload(r.state);
       if (r.topic === STARTED) {
-        const pub = hexKey(need(data, "root_public_key"));
+        const pub = hexKey(data, "root_public_key");
         const kid = keyId(pub);
         if (tl.root !== null) { fault(r, "unauthorised-key-event", "a second key ring start; ignored"); continue; }
         if (r.position !== 1) fault(r, "unauthorised-key-event", "the key ring must start at position 1");
-        if (kid !== need(data, "root_key_id")) { fault(r, "unauthorised-key-event", "root key id does not match its public key"); continue; }
+        if (kid !== lowerHex(data, "root_key_id")) { fault(r, "unauthorised-key-event", "root key id does not match its public key"); continue; }
         if (pinned && kid !== pinned) { fault(r, "root-key-mismatch", `expected root key ${pinned}, found ${kid}`); continue; }
         tl.root = kid;
         tl.origin = "origin" in data ? data.origin : null;
         tl.keys.set(kid, { public: pub, owner: "ledger-root", validFrom: r.position, mayRegister: true, revokedAt: null });
       } else if (r.topic === REGISTERED) {
         if (!authorised(r)) continue;
-        const pub = hexKey(need(data, "public_key"));
-        const kid = need(data, "key_id");
+        const pub = hexKey(data, "public_key");
+        const kid = lowerHex(data, "key_id");
         if (keyId(pub) !== kid) { fault(r, "unauthorised-key-event", "registered key id does not match its public key"); continue; }
         if (tl.keys.has(kid)) { fault(r, "unauthorised-key-event", "key is already registered; ignored"); continue; }
-        const owner = need(data, "owner");
-        tl.keys.set(kid, { public: pub, owner, validFrom: r.position + 1, mayRegister: truthy(need(data, "may_register_keys")), revokedAt: null });
+        const owner = need(data, "owner"), mayRegister = need(data, "may_register_keys");
+        if (typeof owner !== "string" || typeof mayRegister !== "boolean") throw new BadPayload("owner must be text and may_register_keys true or false");
+        tl.keys.set(kid, { public: pub, owner, validFrom: r.position + 1, mayRegister, revokedAt: null });
       } else if (r.topic === REVOKED) {
         if (!authorised(r)) continue;
-        const k = tl.keys.get(need(data, "key_id"));
+        const k = tl.keys.get(lowerHex(data, "key_id"));
         if (k !== undefined && k.revokedAt === null) k.revokedAt = r.position;
       }
     } catch (err) {
-      if (!(err instanceof BadPayload)) throw err;
-      fault(r, "bad-payload", err.message);
+      if (err instanceof NonCanonical) fault(r, "non-canonical", `key event ignored: ${err.message}`);
+      else if (err instanceof BadPayload) fault(r, "bad-payload", err.message);
+      else throw err;
     }
   }
   return tl;
@@ -447,6 +474,12 @@ function verifyBundle(path, pinned = null) {
     else {
       if (k.revokedAt !== null && p > k.revokedAt) fault(r, "revoked-key", `key ${r.keyId.slice(0, 16)}... was revoked at position ${k.revokedAt}`);
       if (!edOk(k.public, Buffer.concat([SIGNATURE_PREFIX, h]), r.signature)) fault(r, "bad-signature", "signature does not match the stored bytes and identity");
+    }
+    const [value, problem] = canonicalProblem(r.state);
+    if (problem !== null) fault(r, "non-canonical", problem);
+    // §7: the key that signed is a key of the person the event names as its actor.
+    if (k !== undefined && r.topic !== STARTED && isObj(value) && "actor_id" in value && value.actor_id !== k.owner) {
+      fault(r, "actor-key-mismatch", `the event names ${JSON.stringify(value.actor_id)} as its actor but is signed by a key of ${JSON.stringify(k.owner)}`);
     }
     if (prev !== null) {
       const want = sha256(Buffer.from([0]), prev, h, r.signature);

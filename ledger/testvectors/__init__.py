@@ -62,7 +62,9 @@ def signers() -> tuple[Signer, Signer]:
 def _events(root: Signer, alice: Signer) -> list[tuple[str, int, str, dict[str, Any], Signer]]:
     """(originator id, version, topic, payload, signer) of each record, in position order."""
     ring = str(KEYRING_ID)
-    who = {"actor_id": "u-admin", "actor_name": "Ada Admin", "meaning": "responsibility"}
+    # Each event names its actor, whose key signs it: the root key's owner is "ledger-root".
+    who = {"actor_id": "ledger-root", "actor_name": "Ledger root key", "meaning": "responsibility"}
+    by_alice = {"actor_id": "alice", "actor_name": "Alice", "meaning": "authorship"}
     return [
         (ring, 1, STARTED_TOPIC, {
             "actor_id": "ledger-init", "actor_name": "Ledger initialisation", "meaning": "responsibility",
@@ -75,10 +77,10 @@ def _events(root: Signer, alice: Signer) -> list[tuple[str, int, str, dict[str, 
             "reason": "signing key for alice", "timestamp": _at(1),
         }, root),
         (str(COUNTER_ID), 1, "vectors:Counter.Created", {
-            "name": "Café ✓ budget", "originator_topic": "vectors:Counter", "timestamp": _at(2),
+            **by_alice, "name": "Café ✓ budget", "originator_topic": "vectors:Counter", "timestamp": _at(2),
         }, alice),
         (str(COUNTER_ID), 2, "vectors:Counter.Incremented", {
-            "amount": Decimal("1250.00"), "invoice_date": date(2026, 3, 1),
+            **by_alice, "amount": Decimal("1250.00"), "invoice_date": date(2026, 3, 1),
             "ref": UUID("0b6c2b0e-5f0e-4d0a-8f7c-3e1a2d4b5c6d"), "note": "line \"A\"\n",
             "count": 3, "timestamp": _at(3),
         }, alice),

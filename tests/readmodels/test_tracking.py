@@ -250,7 +250,7 @@ def test_the_sqlite_reader_gives_the_ledgers_own_rows(tmp_path) -> None:
     app, root = init_ledger(url, PW)
     try:
         for who in ("a", "b"):
-            app.register_key(Signer.generate(who).public_bytes, who, by=root, actor_id=who,
+            app.register_key(Signer.generate(who).public_bytes, who, by=root, actor_id="ledger-root",
                              actor_name=who, reason="test")
         with sqlite3.connect(tmp_path / "l.sqlite3") as c:
             c.execute("UPDATE stored_events SET originator_id = NULL WHERE rowid = 2")
