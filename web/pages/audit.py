@@ -31,7 +31,14 @@ from ledger.errors import LedgerError
 from web.auth import current_user, requires
 from web.ledger_access import get_pmo, get_read_models, passphrase
 from web.pages import charts, verification
-from web.pages.events import event_names, log_row, log_rows, payload, signature_status
+from web.pages.events import (
+    event_names,
+    log_row,
+    log_rows,
+    payload,
+    signature_checks,
+    signature_status,
+)
 from web.schemas import MAX_POSITION
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -94,8 +101,9 @@ def event(position: int) -> Any:
     row = log_row(models, position) if position <= MAX_POSITION else None
     if row is None:
         abort(404, description=f"no event at position {position}")
+    check = signature_checks(pmo, [position])[position]
     return render_template("audit/event.html", row=row, data=payload(pmo, position),
-                           signature=signature_status(pmo, [position])[position])
+                           signature=check.status, check=check)
 
 
 @bp.route("/verify", methods=["GET", "POST"])

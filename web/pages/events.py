@@ -72,17 +72,31 @@ def _row(r: tuple) -> LogRow:
     return LogRow(int(r[0]), r[1], r[2], r[3], r[4], r[5], r[6], parse_instant(r[7]), r[8], r[9])
 
 
-def payload(pmo: Any, position: int) -> dict[str, Any] | None:
-    """The stored payload of the event at `position` (canonical JSON, decoded)."""
+def payload(pmo: Any, position: int) -> Any:
+    """The stored payload of the event at `position` (canonical JSON, decoded), or a note
+    saying why it cannot be shown (an edited row is shown as such, never a 500)."""
     rows = pmo.read_chain(position, position)
     if not rows or rows[0].state is None:
         return None
-    return json.loads(rows[0].state)
+    try:
+        return json.loads(rows[0].state)
+    except (TypeError, ValueError) as e:
+        return {"unreadable": f"the stored payload is not JSON: {e}"}
 
 
-def signature_status(pmo: Any, positions: list[int]) -> dict[int, str]:
-    """For each position: "valid" (signature by a key valid then, chain link intact) or
-    the kinds of fault found, such as "bad-signature, chain-break"."""
+@dataclass(frozen=True)
+class SignatureCheck:
+    status: str  # "valid", or the kinds of fault found ("bad-signature, chain-break")
+    key_owner: str | None  # whose key signed, as the log's key history says (None: unknown key)
+
+    @property
+    def actor_mismatch(self) -> bool:
+        return "actor-key-mismatch" in self.status
+
+
+def signature_checks(pmo: Any, positions: list[int]) -> dict[int, SignatureCheck]:
+    """Each position checked again as `verify` checks it (signature by a key valid then,
+    the key its actor's, canonical bytes, chain link to the position before)."""
     if not positions:
         return {}
     timeline, _ = build_timeline(DatabaseSource(pmo).key_rows())
@@ -91,12 +105,19 @@ def signature_status(pmo: Any, positions: list[int]) -> dict[int, str]:
     out = {}
     for p in positions:
         if p not in rows:
-            out[p] = "missing-record"
+            out[p] = SignatureCheck("missing-record", None)
             continue
         if p == 1:
             previous: bytes | None = GENESIS_HASH
         else:
             previous = rows[p - 1].chain_hash if p - 1 in rows else None
         result = check_rows([rows[p]], p, p, previous, timeline.keys)
-        out[p] = ", ".join(sorted({f.kind for f in result.faults})) or "valid"
+        key = timeline.keys.get(rows[p].key_id) if isinstance(rows[p].key_id, str) else None
+        status = ", ".join(sorted({f.kind for f in result.faults})) or "valid"
+        out[p] = SignatureCheck(status, key.owner if key else None)
     return out
+
+
+def signature_status(pmo: Any, positions: list[int]) -> dict[int, str]:
+    """For each position: "valid" or the kinds of fault found (see `signature_checks`)."""
+    return {p: c.status for p, c in signature_checks(pmo, positions).items()}
