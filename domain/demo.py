@@ -1054,6 +1054,7 @@ def seed_demo(
     Every act is recorded at a simulated time of the history (see the module docstring);
     nothing else is simulated: the same commands, checks and signatures as for real."""
     as_of = as_of or date.today()
+    app.seal_snapshots_with(root)  # the demo's snapshots, sealed by the root key
     acts = plan_demo(seed=seed, as_of=as_of)
     tick = _Ticker(2 * len(DEMO_PEOPLE) + len(acts), progress)
     setup = _setup_times(_week0(as_of))

@@ -7,7 +7,10 @@ tables once, the root key and the key ring. Nothing here runs at import time.
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from functools import partial
 from typing import Any
@@ -29,8 +32,9 @@ from ledger.errors import (
     StorageLayoutError,
 )
 from ledger.keyring import KEYRING_ID, KeyRing
-from ledger.keys import Signer
+from ledger.keys import PASSPHRASE_ENV, Signer
 from ledger.keystore import KeyStore
+from ledger.recorders import SealedSnapshots
 from ledger.rows import ChainRow
 
 
@@ -42,8 +46,63 @@ class _RingMoved(Exception):
         self.version = version
 
 
+# The library's persistence modules, and the ledger's factories over them: the same
+# recorders, with a sealed snapshot store (ledger/recorders.py, SealedSnapshots).
+_FACTORIES = {
+    "eventsourcing.sqlite": "ledger.recorders:LedgerSQLiteFactory",
+    "eventsourcing.postgres": "ledger.recorders:LedgerPostgresFactory",
+}
+_log = logging.getLogger(__name__)
+
+
+class IntegrityFaults:
+    """The integrity faults this process met while serving: derived data (so far, stored
+    snapshots) that failed its check against the log and was not used.
+
+    Thread-safe; each distinct fault is kept once, in the order met. Each is a
+    `ledger.verify.Fault` (kind, position, originator_id, version, detail); snapshots give
+    kind "snapshot-mismatch". Read with `list(app.integrity_faults)`, `len(...)`,
+    `app.integrity_faults.first()`; `add(fault)` returns True when the fault is new.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Any] = []
+        self._seen: set[tuple] = set()
+
+    def add(self, fault: Any) -> bool:
+        key = (fault.kind, fault.position, fault.originator_id, fault.version, fault.detail)
+        with self._lock:
+            if key in self._seen:
+                return False
+            self._seen.add(key)
+            self._faults.append(fault)
+            return True
+
+    def first(self) -> Any:
+        with self._lock:
+            return self._faults[0] if self._faults else None
+
+    def __iter__(self) -> Iterator[Any]:
+        with self._lock:
+            return iter(list(self._faults))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._faults)
+
+
 class LedgerApplication(Application):
-    """An event-sourced application whose every saved event is signed and chained."""
+    """An event-sourced application whose every saved event is signed and chained.
+
+    Snapshots are sealed (ledger/snapshots.py): written only by a process that holds the
+    ledger's root key (`seal_snapshots_with(root)`, or loaded once from
+    $PMO_LEDGER_PASSPHRASE when a snapshot is first due; without it, none is written and
+    loads fold the events), and checked on every read. A snapshot that fails its check is
+    not used and is recorded in `integrity_faults` (an `IntegrityFaults`: a thread-safe
+    list of `ledger.verify.Fault`, kind "snapshot-mismatch"), which a serving-integrity
+    monitor reads.
+    """
 
     name = "pmo_ledger"
 
@@ -60,11 +119,50 @@ class LedgerApplication(Application):
         self.backend = backend
         env = dict(backend.env)
         env["CREATE_TABLE"] = "yes" if create_tables else "no"
+        module = env.get("PERSISTENCE_MODULE", "")
+        env["PERSISTENCE_MODULE"] = _FACTORIES.get(module, module)
         self._ring_cache: tuple[int, KeyRing] | None = None
+        self.integrity_faults = IntegrityFaults()
+        self._sealer_known = False
         super().__init__(env)
+        if self.snapshots is not None:
+            if not isinstance(self.snapshots.recorder, SealedSnapshots):
+                raise LedgerError(f"the snapshot store of {backend.describe()} is not sealed: "
+                                  f"PERSISTENCE_MODULE must name one of {sorted(_FACTORIES.values())}")
+            self.snapshots.recorder.attach(self.recorder, self.integrity_faults.add)
 
     def construct_transcoder(self) -> Transcoder:
         return canonical_transcoder()
+
+    # Snapshots: sealed by the root key, or not written ----------------------------------
+
+    def seal_snapshots_with(self, root: Signer | None) -> None:
+        """Write snapshots sealed by `root`, the ledger's root key (None: write none)."""
+        if root is not None and root.key_id != self.keyring().root_key_id:
+            raise LedgerError(f"key {root.key_id[:16]}... is not this ledger's root key: "
+                              "snapshots are sealed by the root key only")
+        self._sealer_known = True
+        if self.snapshots is not None:
+            self.snapshots.recorder.sealer = root
+
+    def snapshot_sealer(self) -> Signer | None:
+        """The root key snapshots are sealed with: the one given, else (asked once) the
+        one $PMO_LEDGER_PASSPHRASE unlocks, else None."""
+        if not self._sealer_known:
+            self._sealer_known = True
+            passphrase = os.environ.get(PASSPHRASE_ENV)
+            if passphrase and self.snapshots is not None:
+                try:
+                    self.seal_snapshots_with(self.root_signer(passphrase))
+                except LedgerError as e:
+                    _log.warning("this process writes no snapshots: %s", e)
+        return self.snapshots.recorder.sealer if self.snapshots is not None else None
+
+    def take_snapshot(self, aggregate_id: Any, version: int | None = None, **kwargs: Any) -> None:
+        """The library's, where this process holds the root key to seal with; otherwise
+        nothing (the library calls this every N events: loads then fold the events)."""
+        if self.snapshot_sealer() is not None:
+            super().take_snapshot(aggregate_id, version, **kwargs)
 
     def save(self, *objs: Any, signer: Signer | None = None, **kwargs: Any) -> Any:
         """Save new events signed by `signer`: the person who acted."""
@@ -239,6 +337,11 @@ def open_ledger(url: str, app_class: type[LedgerApplication] = LedgerApplication
         raise NotInitialisedError(
             f"no ledger at {backend.describe()}: run `pmo-ledger init --db {url}` first"
         ) from None
+    if app.snapshots is not None:
+        try:  # a ledger made before snapshots were sealed: its tables, made now
+            app.snapshots.recorder.ensure_tables()
+        except PersistenceError as e:
+            _log.warning("cannot create the snapshot tables of %s: %s", backend.describe(), e)
     return app
 
 
@@ -273,6 +376,7 @@ def init_ledger(
         )
         app.keystore.put(root, passphrase)
         app.save(ring, signer=root)
+        app.seal_snapshots_with(root)
     except BaseException:
         app.close()
         raise
