@@ -351,3 +351,31 @@ def test_a_ledger_made_before_seals_gets_the_tables_and_its_snapshots_are_unseal
     again = fresh()
     assert snap(again, pid) == app.project(CODE).version
     assert check_snapshots(again) == []
+
+
+def test_a_sealed_snapshot_of_an_earlier_class_version_checks_clean_once_upcast(world, fresh):
+    """A Project snapshot taken before class_version 2 (no `conditions_met`, no
+    `class_version`), sealed then: not the bytes a replay encodes today, but the same
+    state once restored as loading restores it."""
+    app = world.app
+    pid = project_id(CODE)
+    v = snap(app, pid)
+    topic, state = stored_snapshot(app, pid, v)
+    assert state.count(b'"conditions_met":[],') == 5 and b'"class_version":2,' in state
+    old = state.replace(b'"conditions_met":[],', b"").replace(b'"class_version":2,', b"")
+    pos = position_of(app, pid, v)
+    seal = make_seal(app.root_signer(PW), originator_id=str(pid), version=v, position=pos,
+                     chain_hash=app.read_chain(pos, pos)[0].chain_hash, topic=topic, state=old)
+    app.recorder.execute(
+        f"UPDATE {snapshots_table(app)} SET state = ? WHERE originator_id = ? AND originator_version = ?",
+        (old, stored_id(app, pid), v))
+    app.recorder.execute(
+        f"UPDATE {seals_table(app)} SET state_sha256 = ?, signature = ? WHERE originator_id = ? "
+        "AND originator_version = ?", (seal.state_sha256, seal.signature, str(pid), v))
+
+    other = fresh()
+    loads = count_snapshot_loads(other)
+    assert other.project(CODE) == replayed(other, pid)
+    assert sum(loads) == 1
+    assert check_snapshots(other) == []
+    assert list(other.integrity_faults) == []
