@@ -656,7 +656,8 @@ def verify_bundle(
                             progress=progress)
     faults = sorted([*report.faults, *extra], key=lambda f: (f.position is None, f.position or 0, f.kind))
     base = {f.name: getattr(report, f.name) for f in fields(Report)}
-    base.update(ok=not faults, faults=faults, seconds=time.perf_counter() - started)
+    base.update(ok=not faults, faults=faults, fault_count=len(faults),
+                seconds=time.perf_counter() - started)
     return BundleReport(**base, checkpoint_size=cp_size, bundle=str(path))
 
 

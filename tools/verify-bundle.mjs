@@ -205,28 +205,6 @@ function hasFloat(text) {
   return false;
 }
 
-// §4: decoding a key-event payload.
-function decodePayload(state) {
-  let text;
-  try { text = utf8.decode(state); } catch { throw new BadPayload("payload is not UTF-8"); }
-  if (hasFloat(text)) throw new BadPayload("payload holds a float");
-  let data;
-  try { data = JSON.parse(text); } catch (err) { throw new BadPayload(`payload does not decode: ${err.message}`); }
-  const walk = (v) => {
-    if (Array.isArray(v)) v.forEach(walk);
-    else if (isObj(v)) {
-      const keys = Object.keys(v);
-      if (keys.length === 2 && "_type_" in v && "_data_" in v) {
-        if (!["decimal", "date", "datetime", "uuid"].includes(v._type_) || typeof v._data_ !== "string") {
-          throw new BadPayload(`unknown encoded type ${JSON.stringify(v._type_)}`);
-        }
-      } else keys.forEach((k) => walk(v[k]));
-    }
-  };
-  walk(data);
-  return data;
-}
-
 // §5 ------------------------------------------------------------------------------------
 
 function recordHash(oid, version, topic, state) {
@@ -278,7 +256,11 @@ function buildTimeline(keyRows, pinned, fault) {
   };
   for (const r of keyRows) {
     try {
-      const data = decodePayload(r.state);
+      // §6: a non-canonical key event is not trusted (two readers could take different
+      // keys from a repeated "key_id"); step 7 reports it as non-canonical.
+      const [data, problem] = canonicalProblem(r.state);
+      if (problem !== null) continue;
+      if (!isObj(data)) throw new BadPayload("key event payload is not a JSON object");
       if (r.topic === STARTED) {
         const pub = hexKey(data, "root_public_key");
         const kid = keyId(pub);

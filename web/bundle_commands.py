@@ -79,6 +79,8 @@ def verify_bundle_command(file: Path, root_key: str | None, workers: int | None,
     try:
         report = verify_bundle(file, root_key, Progress("verifying", quiet=as_json), workers=workers)
     except LedgerError as e:
+        if as_json:  # still one JSON document on standard output (FORMAT.md §12)
+            click.echo(json.dumps({"ok": None, "error": {"code": e.code, "message": str(e)}}))
         _fail(str(e), 2)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))

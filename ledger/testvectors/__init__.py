@@ -176,11 +176,13 @@ def bundle_members(data: bytes) -> dict[str, bytes]:
 
 
 def generate(out_dir: Path = HERE) -> list[Path]:
+    from ledger.testvectors import negative
+
     doc, rows, note = build()
     out = [out_dir / VECTORS, out_dir / SAMPLE_BUNDLE]
     out[0].write_bytes(vectors_bytes(doc))
     out[1].write_bytes(bundle_bytes(rows, note))
-    return out
+    return out + negative.generate(out_dir)
 
 
 def differences(in_dir: Path = HERE) -> list[str]:
@@ -192,6 +194,9 @@ def differences(in_dir: Path = HERE) -> list[str]:
         problems.append(f"{vec} differs from the generated vectors")
     if not bundle.exists() or bundle_members(bundle.read_bytes()) != bundle_members(bundle_bytes(rows, note)):
         problems.append(f"{bundle} members differ from the generated sample bundle")
+    from ledger.testvectors import negative
+
+    problems += negative.differences(in_dir)
     if problems:
         problems.append("regenerate with `python -m ledger.testvectors` (the sample bundle embeds FORMAT.md)")
     return problems
