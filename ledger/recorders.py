@@ -834,10 +834,11 @@ class SealedSnapshots:
             kept += self._trusted(batch)
         return kept
 
-    def select_unchecked(self, originator_id: str) -> Sequence[StoredEvent]:
-        """Every stored snapshot of one originator (canonical id text), in version order,
-        as stored: for `check_snapshots`, which checks them itself."""
-        return super().select_events(_as_uuid(originator_id))  # type: ignore[misc,no-any-return]
+    def select_unchecked(self, originator_id: str, version: int) -> Sequence[StoredEvent]:
+        """The stored snapshot of one originator (canonical id text) at `version`, as
+        stored (a list of at most one): for `check_snapshots`, which checks it itself."""
+        return super().select_events(  # type: ignore[misc,no-any-return]
+            _as_uuid(originator_id), gt=version - 1, lte=version)
 
     def _trusted(self, stored: Sequence[StoredEvent]) -> list[StoredEvent]:
         if not stored:

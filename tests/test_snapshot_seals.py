@@ -379,3 +379,42 @@ def test_a_sealed_snapshot_of_an_earlier_class_version_checks_clean_once_upcast(
     assert sum(loads) == 1
     assert check_snapshots(other) == []
     assert list(other.integrity_faults) == []
+
+
+def test_a_refused_newest_snapshot_falls_back_to_the_one_before(world, fresh):
+    app = world.app
+    e = approved_expenditure(world, "1234.56")
+    pid = project_id(CODE)
+    v1 = snap(app, pid)
+    app.raise_risk(world.pm, CODE, title="Late", probability=1, impact=1, owner="o", mitigation="m")
+    v2 = snap(app, pid)
+    forge(app, pid, v2, b'"1234.56"', b'"9234.56"')
+
+    other = fresh()
+    loads = count_snapshot_loads(other)
+    for _ in range(3):  # reported once, however often it is met
+        assert other.project(CODE).expenditures[e]["amount"] == Decimal("1234.56")
+    assert other.project(CODE) == replayed(other, pid)
+    assert loads[0] == 1  # the older snapshot, at v1, was used
+    assert [(f.version, f.kind) for f in other.integrity_faults] == [(v2, "snapshot-mismatch")]
+    assert [s.originator_version for s in other.snapshots.get(pid)] == [v1]
+
+
+def test_a_snapshot_is_written_with_its_seal_or_not_at_all(world):
+    """Without the root key the recorder refuses, in the transaction that inserted the
+    snapshot row: neither row is left."""
+    from eventsourcing.application import Application
+
+    from ledger.errors import MissingSignerError
+
+    app = world.app
+    pid = project_id(CODE)
+    app.seal_snapshots_with(None)
+    app.take_snapshot(pid)  # the ledger's: nothing to seal with, so nothing taken
+    with pytest.raises(MissingSignerError):
+        Application.take_snapshot(app, pid)  # the library's, straight to the recorder
+    count = f"SELECT COUNT(*) FROM {snapshots_table(app)}"
+    assert app.recorder.fetch(count)[0][0] == 0
+    assert app.recorder.fetch(f"SELECT COUNT(*) FROM {seals_table(app)}")[0][0] == 0
+    with pytest.raises(Exception, match="root key"):
+        app.seal_snapshots_with(Signer.generate("not root"))
