@@ -10,6 +10,11 @@ counted exactly once, however many processes run it.
 
 Tracking stores notification ids (the library's sequence, which may have gaps on
 PostgreSQL); the read models speak in chain positions, found through `ledger_chain`.
+
+Verify first, then project: a catch-up goes no further than its `gate` says, the integrity
+monitor's last position verified clean (`ledger.integrity`: it verifies the positions new
+since its last call first, and stops before any fault), so no position that failed ever
+enters the read models.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any, NamedTuple, Protocol
 from domain.readmodels.parallel import keep_until_replied
 from domain.readmodels.projection import Item
 from domain.readmodels.store import LostRaceError, ReadModelError, ReadStore, Writer
+from ledger.integrity import describe
 from ledger.recorders import (
     SignedPostgresApplicationRecorder,
     SignedSQLiteApplicationRecorder,
@@ -53,15 +59,46 @@ class Projection(Protocol):
         """What the projection reads of a position (None: missing or unreadable)."""
 
 
+class IntegrityFaultError(ReadModelError):
+    """The read models stop before a position that failed verification (or the ledger
+    reported another fault): they will not answer past it."""
+
+    code = "ledger-fault"
+
+    def __init__(self, fault: Any, bound: int) -> None:
+        super().__init__(f"{describe(fault)}; the read models stop at position {bound}: "
+                         "run `pmo-ledger verify` for every fault")
+        self.fault = fault
+
+
+class Bound:
+    """A gate at a fixed position: a rebuild's child catches up to what its parent's
+    monitor verified (verifying it again there would cost as much as the rebuild)."""
+
+    fault = None
+    tolerant = True
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+
+    def clean_head(self) -> int:
+        return self.position
+
+    def bound(self) -> int:
+        return self.position
+
+
 class Projector:
-    """Keeps one projection's tables up to date with the log."""
+    """Keeps one projection's tables up to date with the log, up to what `gate()` (the
+    integrity monitor's `clean_head`) allows; without a gate, to the log's head."""
 
     def __init__(self, app: Any, projection: Projection, store: ReadStore,
-                 batch: int = BATCH) -> None:
+                 batch: int = BATCH, gate: Callable[[], int] | None = None) -> None:
         self.app = app
         self.projection = projection
         self.store = store
         self.batch = batch
+        self.gate = gate
         self._lock = threading.Lock()  # one catch-up at a time per process
 
     @property
@@ -178,8 +215,11 @@ class Projector:
             self._batch(start_nid, start, start)
 
     def head(self) -> int:
-        """The last chain position (the ledger's own head query: on SQLite a MAX over the
-        ledger_chain view would scan every row)."""
+        """The last chain position a catch-up may reach: the gate's (which verifies the new
+        positions first), else the log's own head (the ledger's head query: on SQLite a
+        MAX over the ledger_chain view would scan every row)."""
+        if self.gate is not None:
+            return int(self.gate())
         return int(self.app.size())
 
     def position_of(self, notification_id: int) -> int:

@@ -11,6 +11,12 @@ tracking row: the ledger tables, and the compliance findings (which cost more to
 and are caught up only when asked for). Being independent, a rebuild runs them side by
 side: the tables here, the findings in a child process (parallel.py: a helper forked
 once and kept for later rebuilds).
+
+Verify first, then project: both catch up only as far as the ledger's integrity monitor
+(`ledger.integrity.monitor_for(app)`) has verified the log clean, and never past a fault.
+Where a running app shows faults itself (`ledger.integrity.tolerate`: a banner) they stop
+there quietly; elsewhere a catch-up that stopped at a fault raises IntegrityFaultError
+naming it (`on_fault` chooses: "stop" or "raise").
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from domain.readmodels.findings import (
     default_evaluator,
 )
 from domain.readmodels.projection import LedgerProjection
-from domain.readmodels.runner import BATCH, Progress, Projector, follow
+from domain.readmodels.runner import BATCH, Bound, IntegrityFaultError, Progress, Projector, follow
 from domain.readmodels.store import Reader, ReadStore, instant_text, parse_instant
 from domain.readmodels.views import (
     Approval,
@@ -50,6 +56,7 @@ from domain.readmodels.views import (
     ProjectSummary,
     QueueItem,
 )
+from ledger.integrity import monitor_for
 
 D = Decimal
 REBUILD_BATCH = 50_000
@@ -75,18 +82,31 @@ class _Plan:
 class ReadModels:
     """The read models of one open PMOApplication. `evaluator` makes the compliance rules
     engine for a given instant; `clock` is "now" (UTC) for default dates and for the
-    time-based compliance rules; `batch` is how many positions one transaction takes."""
+    time-based compliance rules; `batch` is how many positions one transaction takes.
+
+    `integrity`: what says how far the log may be projected -- by default the ledger's
+    integrity monitor (`ledger.integrity.monitor_for(app)`); False: the whole log, unchecked
+    (benchmarks comparing the two). `on_fault`: "raise" (IntegrityFaultError) or "stop"
+    (quietly, the fault left for the caller to show) once a catch-up stops at a fault;
+    None: "stop" where a running app shows the ledger's faults (`ledger.integrity.tolerate`),
+    else "raise"."""
 
     def __init__(self, app: Any, *, evaluator: EvaluatorFactory = default_evaluator,
-                 clock: Callable[[], datetime] | None = None, batch: int = BATCH) -> None:
+                 clock: Callable[[], datetime] | None = None, batch: int = BATCH,
+                 integrity: Any = None, on_fault: str | None = None) -> None:
+        if on_fault not in (None, "raise", "stop"):
+            raise ValueError(f"on_fault is 'raise' or 'stop', not {on_fault!r}")
         self.app = app
         self.clock = clock or domain_clock.now
+        self.integrity = monitor_for(app) if integrity is None else (integrity or None)
+        self.on_fault = on_fault
+        gate = self.integrity.clean_head if self.integrity is not None else None
         self.store = ReadStore(app)
-        self.ledger = Projector(app, LedgerProjection(app, self.store), self.store, batch)
+        self.ledger = Projector(app, LedgerProjection(app, self.store), self.store, batch, gate)
         self.audits = AuditTrails(app, self.store)
         self._findings = ComplianceProjection(self.store, evaluator, self.clock)
         # Larger batches for compliance: the rules engine re-judges everything per batch.
-        self.compliance = Projector(app, self._findings, self.store, batch * 5)
+        self.compliance = Projector(app, self._findings, self.store, batch * 5, gate)
         self._views = threading.local()  # this thread's open `one_view`, if any
 
     # Keeping up with the log ---------------------------------------------------------------
@@ -96,12 +116,25 @@ class ReadModels:
         Inside `one_view`, only the view's first call catches up."""
         view = self._view()
         if view is None or progress is not None or limit is not None:
-            return self.ledger.catch_up(progress, limit)
+            done = self.ledger.catch_up(progress, limit)
+            self.check_integrity()
+            return done
         if view.caught_up:
             return 0
         done = self.ledger.catch_up()
         view.caught_up = True
+        self.check_integrity()
         return done
+
+    def check_integrity(self) -> None:
+        """Raise IntegrityFaultError if the ledger has a fault and faults are not left to
+        the caller to show (see `on_fault`)."""
+        monitor = self.integrity
+        fault = monitor.fault if monitor is not None else None
+        if fault is None:
+            return
+        if (self.on_fault or ("stop" if monitor.tolerant else "raise")) == "raise":
+            raise IntegrityFaultError(fault, self.position())
 
     @contextlib.contextmanager
     def one_view(self) -> Iterator[None]:
@@ -128,6 +161,7 @@ class ReadModels:
         rows = self.store.fetch("SELECT value FROM {meta} WHERE name = ?", (DAY_KEY,))
         if self._findings.stale(rows[0][0] if rows else None):
             self.compliance.refresh()  # time-based rules: judged again on a new day
+        self.check_integrity()
         return done
 
     def rebuild(self, progress: Progress | None = None) -> int:
@@ -142,11 +176,14 @@ class ReadModels:
             # One batch: the findings are judged (and written) once, not once per batch.
             self.catch_up_compliance(progress, batch=REBUILD_BATCH)
             return done
+        # Verified here first (new positions; from 1 on a first start): the child judges
+        # only as far as this process may project.
+        bound = self.integrity.clean_head() if self.integrity is not None else None
         with self.compliance.exclusive():  # this process waits for the child's findings
             with self.ledger.exclusive():
                 self._forget()
             child = parallel.start(partial(_rebuild_in_child, type(self.app), self.app.backend,
-                                           self._findings.factory, self.clock))
+                                           self._findings.factory, self.clock, bound))
             try:
                 done = self._load_tables(progress, child.ready)
             except BaseException:
@@ -155,6 +192,7 @@ class ReadModels:
                 raise
             child.result(progress)
             self.compliance.projection.reset()  # moved by the child: replayed when next read
+        self.check_integrity()
         return done
 
     def rebuild_tables(self, progress: Progress | None = None) -> int:
@@ -436,15 +474,17 @@ def month_ends(start: date, end: date) -> list[date]:
 
 
 def _rebuild_in_child(app_class: type, backend: Any, evaluator: EvaluatorFactory,
-                      clock: Callable[[], datetime], say: Any) -> int:
+                      clock: Callable[[], datetime], bound: int | None, say: Any) -> int:
     """In the child (parallel.py), through an application of its own (it must not use the
     parent's connections): drop every read model (`say.ready()` then tells the parent,
     which meanwhile reads the log for the tables), then judge the compliance findings from
-    position 1 in one batch. A module-level function of plain arguments, so that it
-    pickles: the kept helper process runs it (parallel.py)."""
+    position 1 in one batch, up to `bound` (the last position the parent verified clean;
+    None: unchecked). A module-level function of plain arguments, so that it pickles: the
+    kept helper process runs it (parallel.py)."""
     app = app_class(backend)
     try:
-        models = ReadModels(app, evaluator=evaluator, clock=clock)
+        gate = Bound(bound) if bound is not None else False
+        models = ReadModels(app, evaluator=evaluator, clock=clock, integrity=gate)
         models._drop_tables()
         say.ready()
         done = models.catch_up_compliance(say, batch=REBUILD_BATCH)
