@@ -158,11 +158,11 @@ class LedgerApplication(Application):
                     _log.warning("this process writes no snapshots: %s", e)
         return self.snapshots.recorder.sealer if self.snapshots is not None else None
 
-    def take_snapshot(self, aggregate_id: Any, version: int | None = None, **kwargs: Any) -> None:
+    def take_snapshot(self, aggregate_id: Any, version: int | None = None, *args: Any, **kwargs: Any) -> None:
         """The library's, where this process holds the root key to seal with; otherwise
         nothing (the library calls this every N events: loads then fold the events)."""
         if self.snapshot_sealer() is not None:
-            super().take_snapshot(aggregate_id, version, **kwargs)
+            super().take_snapshot(aggregate_id, version, *args, **kwargs)
 
     def save(self, *objs: Any, signer: Signer | None = None, **kwargs: Any) -> Any:
         """Save new events signed by `signer`: the person who acted."""
