@@ -801,6 +801,7 @@ class FaultSchema(Schema):
 class VerifyReportSchema(Schema):
     ok = fields.Boolean()
     events = fields.Integer()
+    fault_count = fields.Integer()
     faults = fields.List(fields.Nested(FaultSchema))
     root = fields.String()
     head = fields.String()

@@ -44,3 +44,29 @@ def test_a_clean_approval_shows_the_officer_as_the_keys_owner(site):
     text = text_of(site.as_user("auditor").get(f"/audit/events/{site.size()}").data)
     assert "Signed by, the key's owner fiscal" in text
     assert "not the person the event names" not in text
+
+
+def test_the_event_page_of_a_damaged_row_answers_and_says_so(site):
+    from tests.support import set_chain_column
+
+    position = site.size()
+    set_chain_column(site.pmo, position, "signature", "text, not bytes")
+    page = site.as_user("auditor").get(f"/audit/events/{position}")
+    assert page.status_code == 200
+    assert "malformed-row" in text_of(page.data)
+
+
+def test_a_position_the_read_models_never_took_still_opens_from_the_log(site):
+    """The integrity banner links to the first faulty position, which the read models
+    refuse to take: the page reads it from the log itself."""
+    from tests.support import flip_payload_byte
+    from web.pages.events import chain_log_row
+
+    position = site.size()
+    row = chain_log_row(site.pmo, position)
+    assert row is not None and row.actor_id == "pm" and row.recorded_at is not None
+    flip_payload_byte(site.pmo, position, b'"G0"', b'"G9"')
+    page = site.as_user("auditor").get(f"/audit/events/{position}")
+    assert page.status_code == 200
+    assert "bad-signature" in text_of(page.data)
+    assert site.as_user("auditor").get(f"/audit/events/{position + 1}").status_code == 404

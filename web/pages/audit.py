@@ -32,6 +32,7 @@ from web.auth import current_user, requires
 from web.ledger_access import get_pmo, get_read_models, passphrase
 from web.pages import charts, verification
 from web.pages.events import (
+    chain_log_row,
     event_names,
     log_row,
     log_rows,
@@ -98,7 +99,7 @@ def log() -> Any:
 @requires("audit")
 def event(position: int) -> Any:
     models, pmo = get_read_models(), get_pmo()
-    row = log_row(models, position) if position <= MAX_POSITION else None
+    row = (log_row(models, position) or chain_log_row(pmo, position)) if position <= MAX_POSITION else None
     if row is None:
         abort(404, description=f"no event at position {position}")
     check = signature_checks(pmo, [position])[position]

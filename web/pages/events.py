@@ -27,7 +27,7 @@ class LogRow:
     actor_name: str | None
     meaning: str | None
     reason: str | None
-    recorded_at: datetime
+    recorded_at: datetime | None
     key_id: str
     key_status: str
 
@@ -62,6 +62,26 @@ def log_row(models: Any, position: int) -> LogRow | None:
     models.catch_up()
     rows = models.store.fetch(f"SELECT {_COLUMNS} FROM {{events}} WHERE position = ?", (position,))
     return _row(rows[0]) if rows else None
+
+
+def chain_log_row(pmo: Any, position: int) -> LogRow | None:
+    """A position the read models do not hold (they never take a position that failed its
+    check), read straight from the log, so that a fault's position can always be opened."""
+    rows = pmo.read_chain(position, position)
+    if not rows:
+        return None
+    r = rows[0]
+    data = payload(pmo, position)
+    data = data if isinstance(data, dict) else {}
+    stamp = data.get("timestamp")
+    try:
+        when = datetime.fromisoformat(stamp["_data_"]) if isinstance(stamp, dict) else None
+    except (KeyError, TypeError, ValueError):
+        when = None
+    text = [v if isinstance(v, str) else None for v in
+            (data.get("actor_id"), data.get("actor_name"), data.get("meaning"), data.get("reason"))]
+    return LogRow(position, r.topic if isinstance(r.topic, str) else "(no stored event)", None,
+                  *text, when, str(r.key_id), "not checked into the read models")
 
 
 def event_names(models: Any) -> list[str]:
