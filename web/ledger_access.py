@@ -26,6 +26,7 @@ from flask import Flask, current_app
 from domain.readmodels import ReadModels
 from domain.services import PMOApplication
 from ledger.application import open_ledger
+from ledger.errors import LedgerError
 from ledger.keys import configured_passphrase
 from web.aggregates import AggregateCache
 
@@ -60,8 +61,20 @@ def get_pmo(app: Flask | None = None) -> PMOApplication:
                 method = app.config.get("PASSWORD_METHOD")
                 if method:
                     pmo.password_method = method
+                _seal_snapshots(pmo, app.config.get("KEY_PASSPHRASE"))
                 state["pmo"] = pmo
     return pmo  # type: ignore[return-value]
+
+
+def _seal_snapshots(pmo: PMOApplication, configured: str | None) -> None:
+    """A passphrase given in the app's settings (not the environment, which the ledger
+    reads itself) also unlocks the root key that seals snapshots; without it the process
+    writes no snapshots and loads fold the events, which is slower but as correct."""
+    if configured:
+        try:
+            pmo.seal_snapshots_with(pmo.root_signer(configured))
+        except LedgerError:  # a wrong passphrase: signing says so where it matters
+            pass
 
 
 def get_read_models(app: Flask | None = None) -> ReadModels:
