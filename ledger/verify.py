@@ -514,6 +514,18 @@ def verify_log(
     )
 
 
+def verify_database(app: Any, *, skip_snapshots: bool = False,
+                    snapshot_progress: Callable[[int, int], None] | None = None, **kwargs: Any) -> Report:
+    """`verify_log` over a ledger's database, and then every stored snapshot re-derived
+    from the events (ledger.snapshots.check_snapshots) unless `skip_snapshots`."""
+    from ledger.snapshots import check_snapshots
+
+    checks = kwargs.pop("extra_checks", ())
+    if not skip_snapshots:
+        checks = (*checks, lambda: check_snapshots(app, progress=snapshot_progress))
+    return verify_log(DatabaseSource(app), extra_checks=checks, **kwargs)
+
+
 def _fault_order(f: Fault) -> tuple[bool, int, str]:
     return (f.position is None, f.position or 0, f.kind)
 

@@ -3,6 +3,7 @@ nothing written (no SQLite file created, no event, key or checkpoint added)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -29,7 +30,11 @@ def assert_refused(result: subprocess.CompletedProcess, *words: str) -> None:
     assert "Traceback" not in result.stderr, result.stderr
     for word in words:
         assert word in result.stderr, result.stderr
-    assert result.stdout == ""
+    if "--json" in result.args:  # still one JSON document: the error (FORMAT.md §12)
+        error = json.loads(result.stdout)["error"]
+        assert result.returncode == 2 and error["message"] in result.stderr and error["code"]
+    else:
+        assert result.stdout == ""
 
 
 @pytest.fixture

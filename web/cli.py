@@ -14,7 +14,7 @@ from ledger.application import init_ledger, open_ledger
 from ledger.backend import DB_ENV, resolve_url
 from ledger.errors import LedgerError
 from ledger.keys import DEMO_PASSPHRASE, PASSPHRASE_ENV, configured_passphrase
-from ledger.verify import DatabaseSource, make_checkpoint, verify_log
+from ledger.verify import make_checkpoint, verify_database
 from web.app import create_app
 from web.progress import Progress
 
@@ -80,10 +80,10 @@ def verify_command(db_url: str | None, checkpoints: tuple[str, ...], root_key: s
     try:
         notes = [Path(p).read_text() for p in checkpoints]
         app = open_ledger(_url(db_url))
-        checks = () if skip_snapshots else (snapshot_check(app),)
-        report = verify_log(DatabaseSource(app), extra_checkpoints=notes, pinned_root=root_key,
-                            workers=workers, progress=Progress("verifying", quiet=False),
-                            on_fault=on_fault, extra_checks=checks)
+        report = verify_database(app, skip_snapshots=skip_snapshots, extra_checkpoints=notes,
+                                 pinned_root=root_key, workers=workers,
+                                 progress=Progress("verifying", quiet=False), on_fault=on_fault,
+                                 snapshot_progress=Progress("checking snapshots", quiet=False))
     except Exception as e:  # noqa: BLE001 - could not run: said as such (exit 2), never a traceback
         code = e.code if isinstance(e, LedgerError) else "could-not-run"
         message = str(e) if isinstance(e, LedgerError) else f"{type(e).__name__}: {e}"
@@ -100,13 +100,6 @@ def verify_command(db_url: str | None, checkpoints: tuple[str, ...], root_key: s
     else:
         _print_report(report, as_json)
     sys.exit(0 if report.ok else 1)
-
-
-def snapshot_check(app: object) -> object:
-    """The stored snapshots re-derived from the events (ledger.snapshots), as a check."""
-    from ledger.snapshots import check_snapshots
-
-    return lambda: check_snapshots(app, progress=Progress("checking snapshots", quiet=False))
 
 
 def _print_report(report, as_json: bool) -> None:  # noqa: ANN001
@@ -188,7 +181,8 @@ def demo_command(db_url: str | None, password: str) -> None:
         for username, name, role, title in DEMO_PEOPLE:
             click.echo(f"  {username:<10} {name:<18} {role:<8} {title}")
         click.echo(f"\nroot key fingerprint (pin this): {app.keyring().root_key_id}")
-        report = verify_log(DatabaseSource(app), progress=Progress("verifying"))
+        report = verify_database(app, progress=Progress("verifying"),
+                                 snapshot_progress=Progress("checking snapshots"))
     except (LedgerError, DomainError) as e:
         fail(str(e))
     finally:

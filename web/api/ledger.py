@@ -11,7 +11,7 @@ from flask import Response
 from domain.common import ROLES
 from domain.errors import NotFoundError
 from ledger.checkpoint import parse as parse_checkpoint
-from ledger.verify import DatabaseSource, verify_log
+from ledger.verify import verify_database
 from web import schemas as s
 from web.api.common import (
     current_username,
@@ -82,7 +82,7 @@ def findings(query: dict[str, Any]) -> Any:
 def verify() -> Any:
     """Verify every signature, chain link and checkpoint; `ok` is true only when clean"""
     require_oversight()
-    return verify_log(DatabaseSource(pmo()), workers=1).as_dict()
+    return verify_database(pmo(), workers=1).as_dict()
 
 
 @oversight.route("/ledger/checkpoint")

@@ -21,7 +21,7 @@ from typing import Any
 from eventsourcing.persistence import PersistenceError
 from flask import Flask
 
-from ledger.verify import DatabaseSource, verify_log
+from ledger.verify import verify_database
 from web.ledger_access import get_pmo
 
 TABLE = "pmo_verify_runs"
@@ -132,7 +132,7 @@ def start(app: Flask, username: str) -> Run:
 
     def work() -> None:
         try:
-            report = verify_log(DatabaseSource(pmo), workers=workers, progress=progress)
+            report = verify_database(pmo, workers=workers, progress=progress)
             run.report = report.as_dict()
         except Exception as e:  # noqa: BLE001 - shown on the result page
             run.error = f"{type(e).__name__}: {e}"
