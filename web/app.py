@@ -1,5 +1,6 @@
 """The Flask application factory: the pages, the JSON API, CSRF, error pages, security
-headers and cookie flags (web/security.py), the sign-in rate limit (web/throttle.py).
+headers and cookie flags (web/security.py), the sign-in rate limit (web/throttle.py), and
+the ledger's integrity on every request (`_install_integrity`).
 
 Nothing opens the ledger here: the first request that needs it does (web/ledger_access.py).
 """
@@ -10,7 +11,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 
 from ledger.backend import resolve_url
@@ -34,6 +35,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         LOGIN_MAX_FAILURES_PER_ADDRESS=20,
         LOGIN_WINDOW_SECONDS=300,
         VERIFY_WORKERS=1,  # the verification page runs in a thread of the server
+        # The integrity monitor's background thread (ledger/integrity.py): None takes
+        # $PMO_LEDGER_INTEGRITY_SWEEP_SECONDS (default 5; 0: no sweep) and
+        # $PMO_LEDGER_FULL_VERIFY_SECONDS (default daily; 0: never).
+        INTEGRITY_BACKGROUND=True,
+        INTEGRITY_SWEEP_SECONDS=None,
+        INTEGRITY_FULL_VERIFY_SECONDS=None,
     )
     if config:
         app.config.from_mapping(config)
@@ -54,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_api(app)
     security.install(app)
     throttle.install(app)
+    _install_integrity(app)
     return app
 
 
@@ -73,3 +81,52 @@ def _register_api(app: Flask) -> None:
 
     register_api(app)
     exempt_from_csrf(app)
+
+
+# Integrity: every request first looks for new positions (and verifies them); a fault is
+# shown on every page, named in every API answer's Ledger-Integrity header, and refuses
+# every write. Each worker process verifies for itself (ledger/integrity.py says why).
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Writes to nothing in the log: signing in and out (the API's bearer tokens are its
+# sign-in), and starting a verification run, which is how an auditor looks into a fault.
+STILL_ALLOWED = frozenset({"auth.sign_in", "auth.sign_out", "api_tokens.issue_token", "audit.verify"})
+INTEGRITY_HEADER = "Ledger-Integrity"
+
+
+def _install_integrity(app: Flask) -> None:
+    import os
+
+    from ledger import integrity
+
+    integrity.tolerate(app.config["LEDGER_DB"])  # its read models stop quietly: a banner says why
+    background = integrity.settings(os.environ, app.config)
+
+    def monitor() -> integrity.IntegrityMonitor:
+        from web.ledger_access import get_pmo
+
+        watcher = integrity.monitor_for(get_pmo(app))
+        if app.config.get("INTEGRITY_BACKGROUND"):
+            watcher.start_background(**background)  # once per process (and per open ledger)
+        return watcher
+
+    @app.before_request
+    def _check_integrity() -> None:
+        if request.endpoint == "static":
+            return
+        fault = monitor().poll(limit=integrity.INLINE_LIMIT)  # the database's failure is the answer's
+        g.ledger_fault = fault
+        if fault is not None and request.method in WRITES and request.endpoint not in STILL_ALLOWED:
+            raise integrity.LedgerFaultError(fault)
+
+    @app.after_request
+    def _integrity_header(response: Any) -> Any:
+        if request.path.startswith("/api/") and "ledger_fault" in g:
+            fault = g.ledger_fault
+            response.headers[INTEGRITY_HEADER] = "ok" if fault is None else (
+                f"fault; position={fault.position}" if fault.position is not None else "fault")
+        return response
+
+    @app.context_processor
+    def _integrity_banner() -> dict[str, Any]:
+        return {"ledger_fault": g.get("ledger_fault")}

@@ -15,6 +15,9 @@
   OperationalError / InterfaceError, psycopg's, a pool timeout) anywhere in
   the exception's cause chain. The page says only that the database is unavailable; the
   driver's detail goes to the operator's log as one warning line, never a traceback;
+- a write while the ledger has an integrity fault is 503 `ledger-fault` (raised by the
+  app's integrity check before the view runs: nothing is written), without Retry-After:
+  it lasts until the fault is resolved;
 - a body over MAX_CONTENT_LENGTH is 413 `too-large`, before anything is read or written;
 - werkzeug HTTP errors keep their status (404 `not-found`, 405 `method-not-allowed`...);
 - anything else is a 500 `internal` (logged; in testing it propagates).
@@ -64,6 +67,7 @@ STATUS: dict[str, int] = {
     "project-closed": 409,
     "open-items": 409,
     "backend-unavailable": 503,
+    "ledger-fault": 503,
     "not-initialised": 503,
     "bad-passphrase": 503,
     "bad-backend-url": 503,
@@ -223,7 +227,7 @@ def _retry_after(response: Response, error: BaseException, status: int) -> Respo
     """Tell clients when to try again: after a rate limit, or while the database is down."""
     if isinstance(error, TooManyAttempts):
         response.headers["Retry-After"] = str(error.retry_after)
-    elif status == 503:
+    elif status == 503 and getattr(error, "code", None) != "ledger-fault":
         response.headers["Retry-After"] = str(RETRY_AFTER_UNAVAILABLE)
     return response
 
