@@ -26,7 +26,9 @@ What it checks, and when:
 - **The full verification** (`full_verify`: `ledger.verify.verify_log`, every check,
   checkpoints included) in the same background thread on a schedule (default daily, and
   once shortly after start), never on a request thread; a lease row in the side table lets
-  at most one process of the server run one at a time.
+  at most one process of the server run one at a time. The background thread reads
+  through an application of its own, so that closing the monitored one never takes a
+  connection from under it.
 
 Faults are also taken from `app.integrity_faults` when the application has that list (the
 snapshot loader reports a forged snapshot it dropped there). A fault, once found, stays
@@ -468,12 +470,14 @@ class IntegrityMonitor:
     # The sweep ------------------------------------------------------------------------------------------
 
     def sweep(self, progress: Callable[[int, int], None] | None = None, pause: float = 0.0,
-              stop: threading.Event | None = None) -> Fault | None:
+              stop: threading.Event | None = None, reader: Any = None) -> Fault | None:
         """Read every position up to the last verified one again and recompute its chain
         link from the stored bytes and signature; where one fails, check_rows judges the
-        chunk. `pause`: sleep that many times each chunk's time (a background sweep)."""
+        chunk. `pause`: sleep that many times each chunk's time (a background sweep);
+        `reader`: the application to read through (default the monitored one)."""
         if not self._started:
             self.start()
+        reader = reader or self.app
         with self._lock:
             top, anchor = self.bound(), self.verified_hash
             anchored = top == self.verified
@@ -484,7 +488,7 @@ class IntegrityMonitor:
                 return self.fault
             began = time.monotonic()
             hi = min(top, lo + SWEEP_CHUNK - 1)
-            rows = self.app.read_chain(lo, hi)
+            rows = reader.read_chain(lo, hi)
             if not _links_hold(rows, lo, hi, previous):
                 found = check_rows(rows, lo, hi, previous, keys).faults
                 if found:
@@ -505,33 +509,36 @@ class IntegrityMonitor:
 
     # The full verification ----------------------------------------------------------------------------
 
-    def full_verify(self, progress: Callable[[int, int], None] | None = None, workers: int = 1) -> Report:
+    def full_verify(self, progress: Callable[[int, int], None] | None = None, workers: int = 1,
+                    reader: Any = None) -> Report:
         """`ledger.verify.verify_log` over the whole log; its faults are recorded."""
-        report = verify_log(DatabaseSource(self.app), workers=workers, progress=progress,
+        reader = reader or self.app
+        report = verify_log(DatabaseSource(reader), workers=workers, progress=progress,
                             pinned_root=self.pinned_root)
         self.full_verifications += 1
         self.record(report.faults)
         first = report.faults[0] if report.faults else None
-        _write(self.app, RESULT, report.events, report.head.hex(), json.dumps(
+        _write(reader, RESULT, report.events, report.head.hex(), json.dumps(
             {"ok": report.ok, "faults": len(report.faults),
              "first": first.as_dict() if first else None, "seconds": round(report.seconds, 3)}))
         return report
 
-    def claim_full_verification(self) -> bool:
+    def claim_full_verification(self, reader: Any = None) -> bool:
         """Take the server's lease to run the full verification (False: another process
         holds it, and has held it for less than LEASE_SECONDS)."""
-        ensure_table(self.app)
-        rec = self.app.recorder
+        reader = reader or self.app
+        ensure_table(reader)
+        rec = reader.recorder
         rec.execute(_sql(rec, "INSERT INTO {integrity} (name, position, chain_hash, detail, at) "
                               "VALUES (?, 0, '', '', '') ON CONFLICT (name) DO NOTHING"), (LEASE,))
         rec.execute(_sql(rec, "UPDATE {integrity} SET detail = ?, at = ? WHERE name = ? "
                               "AND (detail = '' OR detail = ? OR at < ?)"),
                     (self._token, _now(), LEASE, self._token, _now(-LEASE_SECONDS)))
-        row = _read(self.app, LEASE)
+        row = _read(reader, LEASE)
         return row is not None and row[2] == self._token
 
-    def release_full_verification(self) -> None:
-        rec = self.app.recorder
+    def release_full_verification(self, reader: Any = None) -> None:
+        rec = (reader or self.app).recorder
         rec.execute(_sql(rec, "UPDATE {integrity} SET detail = '', at = ? WHERE name = ? AND detail = ?"),
                     (_now(), LEASE, self._token))
 
@@ -539,10 +546,15 @@ class IntegrityMonitor:
 
     def start_background(self, *, sweep_seconds: float = DEFAULT_SWEEP_SECONDS,
                          full_seconds: float = DEFAULT_FULL_VERIFY_SECONDS) -> None:
-        """Start (once) the thread that sweeps every `sweep_seconds` (0: never), runs the
-        full verification every `full_seconds` (0: never; the first after at most
-        FIRST_FULL_DELAY) and looks for new positions meanwhile. It ends when the
-        application is closed."""
+        """Start (once) the thread that sweeps every `sweep_seconds` (0: never) and runs
+        the full verification every `full_seconds` (0: never; the first after at most
+        FIRST_FULL_DELAY). It reads through an application of its own (closing the
+        monitored one must never pull a connection from under it), and ends when the
+        monitored application is closed. New positions are verified by the requests
+        themselves (`clean_head`, `poll`), before they answer."""
+        if (sweep_seconds <= 0 and full_seconds <= 0) or (
+                self._background is not None and self._background.is_alive()):
+            return
         with _MONITORS_LOCK:
             if self._background is not None and self._background.is_alive():
                 return
@@ -557,29 +569,40 @@ class IntegrityMonitor:
         now = time.monotonic()
         next_full = now + min(full_seconds, FIRST_FULL_DELAY) if full_seconds > 0 else math.inf
         tick = sweep_seconds if sweep_seconds > 0 else POLL_SECONDS
-        while not closing.is_set():
-            try:
-                self.poll()
-                if sweep_seconds > 0:
-                    self.sweep(pause=SWEEP_PAUSE, stop=closing)
-                if time.monotonic() >= next_full:
-                    next_full = time.monotonic() + self._full_if_free(full_seconds)
-            except Exception as e:  # noqa: BLE001 - a check that could not run is no fault
-                if closing.is_set():
+        reader = None
+        try:
+            while not closing.is_set():
+                try:
+                    if self._started:  # (a request starts the monitor up)
+                        reader = reader or self._open_reader()
+                        if sweep_seconds > 0:
+                            self.sweep(pause=SWEEP_PAUSE, stop=closing, reader=reader)
+                        if time.monotonic() >= next_full:
+                            next_full = time.monotonic() + self._full_if_free(full_seconds, reader)
+                except Exception as e:  # noqa: BLE001 - a check that could not run is no fault
+                    if closing.is_set():
+                        return
+                    log.warning("integrity check could not run: %s: %s", type(e).__name__, e)
+                wait = min(tick, max(0.0, next_full - time.monotonic()))
+                if closing.wait(max(0.05, wait)):
                     return
-                log.warning("integrity check could not run: %s: %s", type(e).__name__, e)
-            wait = min(tick, max(0.0, next_full - time.monotonic()))
-            if closing.wait(max(0.05, wait)):
-                return
+        finally:
+            if reader is not None:
+                reader.close()
 
-    def _full_if_free(self, every: float) -> float:
+    def _open_reader(self) -> Any:
+        from ledger.application import open_ledger
+
+        return open_ledger(self.app.backend.url)
+
+    def _full_if_free(self, every: float, reader: Any) -> float:
         """Run the full verification if this process gets the lease; seconds until the next."""
-        if not self.claim_full_verification():
+        if not self.claim_full_verification(reader):
             return min(every, LEASE_RETRY)
         try:
-            report = self.full_verify()
+            report = self.full_verify(reader=reader)
         finally:
-            self.release_full_verification()
+            self.release_full_verification(reader)
         log.info("full verification: %s (%d events, %.1fs)",
                  "clean" if report.ok else f"{len(report.faults)} fault(s)", report.events, report.seconds)
         return every
