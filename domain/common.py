@@ -11,6 +11,8 @@ orphans what is already in the log.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,13 +64,26 @@ class SignedEvent(DomainEvent):
     meaning: str
 
 
+# Refused in text: C0 and C1 controls but tab and line breaks, and the bidi embeddings,
+# overrides and isolates (U+202A-202E, U+2066-2069) that make "exe.txt" read "txt.exe".
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def text(value: Any, field_name: str, *, required: bool = True, limit: int = 4000) -> str:
-    """A trimmed text input; empty refused when `required`."""
+    """A trimmed text input; empty refused when `required`. Control characters and bidi
+    overrides are refused; text of nothing but invisible characters counts as empty."""
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise ValidationError(f"{field_name} must be text", field=field_name)
+    bad = _FORBIDDEN.search(value)
+    if bad:
+        raise ValidationError(
+            f"{field_name} holds the control character U+{ord(bad.group()):04X}: type plain text",
+            field=field_name)
     value = value.strip()
+    if not "".join(c for c in value if unicodedata.category(c) not in ("Cf", "Zs")).strip():
+        value = ""  # a zero-width space alone is no answer
     if required and not value:
         raise ValidationError(f"{field_name} is required", field=field_name)
     if len(value) > limit:

@@ -6,6 +6,7 @@ rounded invoice amount is a reconciliation problem later.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -19,13 +20,23 @@ ZERO = Decimal("0.00")
 LIMIT = Decimal("1000000000000000.00")
 
 
+# A typed amount: digits with an optional sign and cents, thousands separated by commas
+# only in groups of three ("1,234.56"); "1,00" or "1,0,0,0" is a typing error, not 100.
+AMOUNT_TEXT = re.compile(r"-?(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)(?:\.[0-9]+)?")
+
+
 def money(value: Any, field: str = "amount") -> Decimal:
     """`value` (Decimal, int or decimal string) as a Decimal with exactly two places."""
     if isinstance(value, bool) or isinstance(value, float):
         # Floats cannot represent cents exactly; bools are ints in Python.
         raise ValidationError(f"{field} must be a decimal amount such as 1250.00", field=field)
+    if isinstance(value, str):
+        value = value.strip()
+        if not AMOUNT_TEXT.fullmatch(value):
+            raise ValidationError(
+                f"{field} {value[:40]!r} is not an amount: write 1234.56 or 1,234.56", field=field)
     try:
-        d = Decimal(str(value).replace(",", "")) if isinstance(value, str) else Decimal(value)
+        d = Decimal(value.replace(",", "")) if isinstance(value, str) else Decimal(value)
     except (InvalidOperation, TypeError, ValueError):
         raise ValidationError(f"{field} {value!r} is not an amount", field=field) from None
     if not d.is_finite():

@@ -1287,8 +1287,9 @@ class Project(Aggregate):
 
     def check_invoice_unique(self, vendor: str, invoice: str) -> None:
         """The same vendor invoice must not be paid twice."""
+        wanted = (v.match_key(vendor), v.match_key(invoice))
         for key, e in self.expenditures.items():
-            same = e["vendor"].casefold() == vendor.casefold() and e["invoice_number"] == invoice
+            same = (v.match_key(e["vendor"]), v.match_key(e["invoice_number"])) == wanted
             if same and e["status"] != "rejected":
                 raise DuplicateError(f"invoice {invoice} of {vendor} is already recorded as {key}",
                                      field="invoice_number")

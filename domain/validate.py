@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 from typing import Any
 
@@ -22,16 +23,46 @@ def code(value: Any, field: str) -> str:
     return value.strip()
 
 
+# Every business date (invoice, charter, milestone, progress, report period) lies in this
+# range: far dates are typing errors, and a charter to 9999-12-31 made pages plot 96,000
+# month-ends. Recorded times are the server's clock and are not limited.
+FIRST_BUSINESS_DATE = date(1990, 1, 1)
+LAST_BUSINESS_DATE = date(2100, 12, 31)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def day(value: Any, field: str) -> date:
-    """A calendar date (a `date`, or an ISO string YYYY-MM-DD)."""
+    """A business date: a `date`, or a string YYYY-MM-DD (not 20260101 nor 2026-W01-1, which
+    Python's ISO parser also reads), from 1990-01-01 to 2100-12-31."""
     if isinstance(value, str):
+        text_value = value.strip()
         try:
-            return date.fromisoformat(value.strip())
+            if not _ISO_DATE.fullmatch(text_value):
+                raise ValueError(text_value)
+            value = date.fromisoformat(text_value)
         except ValueError:
-            raise ValidationError(f"{field} {value!r} is not a date (YYYY-MM-DD)", field=field) from None
+            raise ValidationError(f"{field} {value[:40]!r} is not a date (YYYY-MM-DD)", field=field) from None
     if isinstance(value, datetime) or not isinstance(value, date):
         raise ValidationError(f"{field} must be a calendar date", field=field)
+    if not FIRST_BUSINESS_DATE <= value <= LAST_BUSINESS_DATE:
+        raise ValidationError(
+            f"{field} {value.isoformat()} is outside the business dates "
+            f"{FIRST_BUSINESS_DATE.isoformat()} to {LAST_BUSINESS_DATE.isoformat()}", field=field)
     return value
+
+
+# Invisible characters (format controls: zero-width spaces and joiners, soft hyphen, word
+# joiner, BOM, bidi marks) are dropped from a match key, and dash and space variants unified.
+_DASHES = re.compile(r"[\u2010-\u2015\u2212\u2e3a\u2e3b\ufe58\ufe63\uff0d]")
+
+
+def match_key(value: str) -> str:
+    """The key two typings of the same name or number share: Unicode NFKC, case-folded,
+    invisible characters removed, every dash a '-' and every run of spaces one space.
+    Compared, never stored: the text stays as typed ("INV-1" and "inv‐1" are one invoice)."""
+    folded = unicodedata.normalize("NFKC", value).casefold()
+    visible = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    return " ".join(_DASHES.sub("-", visible).split())
 
 
 def period(start: date, finish: date, start_field: str, finish_field: str) -> None:

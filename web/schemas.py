@@ -38,6 +38,7 @@ from marshmallow import (
 )
 
 from domain import money as domain_money
+from domain import validate as domain_validate
 from domain.common import ROLES
 from domain.errors import ValidationError as DomainValidationError
 from domain.policy import GATES
@@ -56,7 +57,7 @@ __all__ = [
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$"
 PROJECT_CODE_PATTERN = r"^[A-Z][A-Z0-9]{0,9}(-[A-Z0-9]{1,10}){1,4}$"
-MONEY_PATTERN = r"^-?[0-9][0-9,]*(\.[0-9]{1,2})?$"
+MONEY_PATTERN = r"^-?([0-9]+|[0-9]{1,3}(,[0-9]{3})+)(\.[0-9]{1,2})?$"
 SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
 # Amounts stay below 10^15 so that totals of many of them keep every cent within Decimal's
 # 28 significant digits (beyond them sums round silently, and quantize raises); the
@@ -70,6 +71,23 @@ _AMOUNT_SHAPE = r"-?[0-9][0-9,]*(\.[0-9]+)?"
 
 
 # Fields ------------------------------------------------------------------------------------
+
+
+class BusinessDate(fields.Date):
+    """A business date, YYYY-MM-DD, from 1990-01-01 to 2100-12-31 (the aggregate checks the
+    same range: domain.validate.day)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = kwargs.pop("metadata", {})
+        metadata.setdefault("pattern", r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+        metadata.setdefault("example", "2026-03-01")
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        try:
+            return domain_validate.day(value, attr or "date")
+        except DomainValidationError as e:
+            raise ValidationError(str(e).split(" ", 1)[1] if attr and str(e).startswith(attr) else str(e)) from None
 
 
 class Money(fields.String):
@@ -264,8 +282,8 @@ class CharterSchema(CommandSchema):
     sponsor = Text(required=True, limit=200)
     project_manager = Text(required=True, limit=200)
     business_relationship_manager = Text(limit=200, load_default="not assigned")
-    start_date = fields.Date(required=True)
-    target_finish_date = fields.Date(required=True)
+    start_date = BusinessDate(required=True)
+    target_finish_date = BusinessDate(required=True)
     fund = Text(required=True, limit=200)
     cost_centre = Text(limit=200, load_default="not assigned")
     capital = fields.Boolean(required=True, metadata={
@@ -294,8 +312,8 @@ class AmendCharterSchema(CommandSchema):
     sponsor = Text(limit=200)
     project_manager = Text(limit=200)
     business_relationship_manager = Text(limit=200)
-    start_date = fields.Date()
-    target_finish_date = fields.Date()
+    start_date = BusinessDate()
+    target_finish_date = BusinessDate()
     fund = Text(limit=200)
     cost_centre = Text(limit=200)
     capital = fields.Boolean()
@@ -337,8 +355,8 @@ class MilestoneSchema(CommandSchema):
 
     milestone = Code(required=True, metadata={"example": "M-01"})
     name = Text(required=True, limit=200)
-    planned_start = fields.Date(required=True)
-    planned_finish = fields.Date(required=True)
+    planned_start = BusinessDate(required=True)
+    planned_finish = BusinessDate(required=True)
     budgeted_value = Money(sign="non-negative", required=True)
 
     @validates_schema
@@ -361,7 +379,7 @@ class ProgressSchema(CommandSchema):
 
     milestone = Code(required=True)
     percent_complete = Whole(required=True, validate=validate.Range(min=0, max=100))
-    as_of = fields.Date(required=True)
+    as_of = BusinessDate(required=True)
     note = Text(load_default="")
 
     @post_load
@@ -373,7 +391,7 @@ class ProgressSchema(CommandSchema):
 class MilestoneAcceptanceSchema(CommandSchema):
     """`accept_milestone` kwargs (the milestone comes from the URL)."""
 
-    accepted_on = fields.Date(required=True)
+    accepted_on = BusinessDate(required=True)
     reason = Text(load_default="")
 
 
@@ -425,7 +443,7 @@ class ExpenditureSchema(CommandSchema):
     amount = Money(required=True)
     vendor = Text(required=True, limit=200)
     invoice_number = Text(required=True, limit=80)
-    invoice_date = fields.Date(required=True)
+    invoice_date = BusinessDate(required=True)
     description = Text(required=True)
     po_number = Code(load_default=None, allow_none=True)
     document_sha256 = fields.String(load_default=None, allow_none=True,
@@ -475,8 +493,8 @@ class CostImpactSchema(CommandSchema):
 
 class ScheduleImpactSchema(CommandSchema):
     milestone = Code(required=True)
-    planned_start = fields.Date()
-    planned_finish = fields.Date()
+    planned_start = BusinessDate()
+    planned_finish = BusinessDate()
     budgeted_value = Money(sign="non-negative")
 
 
@@ -600,8 +618,8 @@ class IssueResolutionSchema(CommandSchema):
 class StatusReportSchema(CommandSchema):
     """`publish_status_report` kwargs."""
 
-    period_start = fields.Date(required=True)
-    period_end = fields.Date(required=True)
+    period_start = BusinessDate(required=True)
+    period_end = BusinessDate(required=True)
     overall = _choice(RAG, required=True)
     schedule = _choice(RAG, required=True)
     budget = _choice(RAG, required=True)
@@ -642,7 +660,7 @@ class AsOfQuerySchema(QuerySchema):
 
 
 class VarianceQuerySchema(QuerySchema):
-    as_of = fields.Date(metadata={"description": "business date; default today (UTC)"})
+    as_of = BusinessDate(metadata={"description": "business date; default today (UTC)"})
 
 
 class EventsQuerySchema(QuerySchema):
@@ -692,7 +710,7 @@ class VarianceSchema(Schema):
     """Earned-value figures: money as decimal strings, ratios as numbers or null."""
 
     project = fields.String()
-    as_of = fields.Date()
+    as_of = BusinessDate()
     bac = Money(sign="any")
     pv = Money(sign="any")
     ev = Money(sign="any")
@@ -723,7 +741,7 @@ class ProjectSummarySchema(Schema):
     spi = fields.Float(allow_none=True)
     rag = fields.String(allow_none=True)
     next_gate = fields.String(allow_none=True)
-    as_of = fields.Date()
+    as_of = BusinessDate()
 
 
 class ProjectSchema(Schema):

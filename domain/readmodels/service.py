@@ -328,7 +328,7 @@ class ReadModels:
         if len({f.currency for f in facts}) > 1:
             raise ValidationError("the portfolio mixes currencies; ask for one project's S-curve")
         plans = self._plans(code)
-        points = list(dates) if dates is not None else month_ends(
+        points = list(dates) if dates is not None else curve_dates(
             min(f.start_date for f in facts),
             max(max(f.target_finish for f in facts), self.today()))
         return [_total([_earned(plans.get(f.project), t) for f in facts]) for t in points]
@@ -461,6 +461,20 @@ def _facts(r: tuple) -> ProjectFacts:
     return ProjectFacts(
         *r[:9], day(r[9]), day(r[10]), *(D(v) for v in r[11:18]), r[18], day(r[19]), r[20],
         None if r[21] is None else parse_instant(r[21]), int(r[22]), int(r[23]))  # type: ignore[arg-type]
+
+
+# An S-curve has at most this many points, whatever its dates: ten years of month-ends.
+MAX_CURVE_POINTS = 120
+
+
+def curve_dates(start: date, end: date, limit: int = MAX_CURVE_POINTS) -> list[date]:
+    """Month-ends from `start` to `end`; over a longer span every 2nd, 3rd... month-end
+    (the last one always kept), so that a page's series stays bounded."""
+    ends = month_ends(start, end)
+    step = -(-len(ends) // limit)
+    if step <= 1:
+        return ends
+    return ends[len(ends) - 1::-step][::-1]
 
 
 def month_ends(start: date, end: date) -> list[date]:
