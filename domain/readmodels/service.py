@@ -469,8 +469,11 @@ MAX_CURVE_POINTS = 120
 
 def curve_dates(start: date, end: date, limit: int = MAX_CURVE_POINTS) -> list[date]:
     """Month-ends from `start` to `end`; over a longer span every 2nd, 3rd... month-end
-    (the last one always kept), so that a page's series stays bounded."""
-    ends = month_ends(start, end)
+    (the last one always kept), so that a page's series stays bounded. Dates outside the
+    business range (recorded before it was enforced) are cut to it."""
+    from domain.validate import FIRST_BUSINESS_DATE, LAST_BUSINESS_DATE
+
+    ends = month_ends(max(start, FIRST_BUSINESS_DATE), min(end, LAST_BUSINESS_DATE))
     step = -(-len(ends) // limit)
     if step <= 1:
         return ends

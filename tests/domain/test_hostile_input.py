@@ -130,3 +130,10 @@ def test_an_s_curve_stays_bounded_over_the_longest_business_span():
     assert len(points) <= MAX_CURVE_POINTS and points[-1] == date(2100, 12, 31)
     assert points == sorted(points) and len(set(points)) == len(points)
     assert len(curve_dates(date(2025, 1, 1), date(2026, 6, 30))) == 18  # short spans: every month
+
+
+def test_a_far_date_recorded_before_the_range_was_enforced_does_not_break_the_curve():
+    from domain.readmodels.service import MAX_CURVE_POINTS, curve_dates
+
+    points = curve_dates(date(1, 1, 1), date(9999, 12, 31))  # year 10000 broke the series
+    assert 0 < len(points) <= MAX_CURVE_POINTS and points[-1] == date(2100, 12, 31)
