@@ -9,7 +9,8 @@ import time
 import zipfile
 from datetime import date
 
-from tests.support import flip_signature_byte, set_chain_column
+from ledger.verify import make_checkpoint
+from tests.support import flip_signature_byte, set_chain_column, snapshot_of_tables
 from tests.web.conftest import CODE, PW, text_of
 
 
@@ -157,10 +158,23 @@ def test_field_history_and_findings_and_bundle(site):
     assert "lines.HW-01" in page and "Pat Manager" in page
     assert client.get(f"/audit/projects/{CODE}/history").status_code == 200
     assert client.get("/audit/findings").status_code == 200
+    make_checkpoint(site.pmo, site.pmo.root_signer(PW))
+    before = snapshot_of_tables(site.pmo)
     response = client.post("/audit/bundle")
     assert response.status_code == 200 and response.mimetype == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
     assert any(n.endswith("FORMAT.md") for n in names)
+    assert snapshot_of_tables(site.pmo) == before  # the download wrote nothing
+
+
+def test_an_auditors_download_never_signs_a_checkpoint(site):
+    """Issue 17 item 15: with no checkpoint stored, the download used to sign and store one
+    with the root key. It now says what is missing, and writes nothing."""
+    before = snapshot_of_tables(site.pmo)
+    response = site.as_user("auditor").post("/audit/bundle")
+    assert response.status_code == 409
+    assert "pmo-ledger checkpoint" in text_of(response.data)
+    assert snapshot_of_tables(site.pmo) == before
 
 
 def test_reports_and_their_csv(site):

@@ -29,7 +29,7 @@ from domain.readmodels.store import instant_text
 from ledger.bundle import export_bundle
 from ledger.errors import LedgerError
 from web.auth import current_user, requires
-from web.ledger_access import get_pmo, get_read_models, passphrase
+from web.ledger_access import get_pmo, get_read_models
 from web.pages import charts, verification
 from web.pages.events import (
     chain_log_row,
@@ -182,13 +182,14 @@ def findings() -> Any:
 @bp.post("/bundle")
 @requires("audit")
 def bundle() -> Any:
-    """Export the evidence bundle to a temporary file and send it."""
+    """Export the evidence bundle with the latest stored checkpoint and send it; writes nothing."""
     pmo = get_pmo()
     folder = Path(tempfile.mkdtemp(prefix="pmo-bundle-"))
     name = f"evidence-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.zip"
     target = folder / name
     try:
-        export_bundle(pmo, target, root_signer=pmo.root_signer(passphrase()))
+        # No root key: an auditor's download never signs or stores a checkpoint.
+        export_bundle(pmo, target)
     except LedgerError as e:
         folder.rmdir()
         abort(409, description=str(e))
