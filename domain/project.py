@@ -1024,9 +1024,10 @@ class Project(Aggregate):
                               schedule_impacts: list[dict[str, Any]], scope_impact: str,
                               deliverables: list[dict[str, Any]], by: Who) -> str:
         self.check_open()
-        cost = [self._cost_impact(i) for i in cost_impacts]
-        schedule = [self._schedule_impact(i) for i in schedule_impacts]
-        added = [self._new_deliverable(d) for d in deliverables]
+        cost = [self._cost_impact(i) for i in v.items(cost_impacts, "cost_impacts", what="impacts")]
+        schedule = [self._schedule_impact(i)
+                    for i in v.items(schedule_impacts, "schedule_impacts", what="impacts")]
+        added = [self._new_deliverable(d) for d in v.items(deliverables, "deliverables", what="deliverables")]
         _check_unique([c["line"] for c in cost], "cost_impacts", "line")
         _check_unique([s["milestone"] for s in schedule], "schedule_impacts", "milestone")
         _check_unique([d["deliverable"] for d in added], "deliverables", "deliverable")
@@ -1474,8 +1475,7 @@ def _charter_value(field: str, value: Any) -> Any:
     if field == "funding_type":
         return v.choice(value, field, FUNDING_TYPES)
     if field == "objectives":
-        if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
-            raise ValidationError("objectives is a list of at least one objective", field=field)
+        value = v.items(value, field, at_least=1, what="objectives")
         return [text(o, "objectives", limit=500) for o in value]
     limit = 4000 if field == "scope_statement" else 200
     return text(value, field, limit=limit)
@@ -1524,6 +1524,7 @@ def _risk_changes(probability: Any, impact: Any, owner: Any, mitigation: Any,
 def _artifacts(artifacts: Any) -> list[dict[str, Any]]:
     if not isinstance(artifacts, list) or not artifacts:
         raise ValidationError("a gate review needs at least one artifact", field="artifacts")
+    v.items(artifacts, "artifacts", what="artifacts")
     out = []
     for a in artifacts:
         if not isinstance(a, dict):

@@ -453,7 +453,7 @@ class PMOApplication(LedgerApplication):
             project = Project.create(
                 code=code, title=title, sponsor=sponsor, project_manager=project_manager,
                 business_relationship_manager=business_relationship_manager,
-                objectives=list(objectives), scope_statement=scope_statement,
+                objectives=objectives, scope_statement=scope_statement,
                 start_date=start_date, target_finish=target_finish, fund=fund,
                 cost_centre=cost_centre, funding_type=funding_type, currency=currency,
                 by=actor.who,

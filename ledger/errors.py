@@ -75,6 +75,12 @@ class ActorKeyMismatchError(LedgerError):
     code = "actor-key-mismatch"
 
 
+class EventTooLargeError(LedgerError):
+    """An event's payload is over the ledger's size limit (recorders.MAX_PAYLOAD_BYTES)."""
+
+    code = "event-too-large"
+
+
 class MissingSignerError(LedgerError):
     """Events were saved without a signing context: nothing unsigned enters the log."""
 

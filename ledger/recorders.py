@@ -49,7 +49,7 @@ from eventsourcing.sqlite import (
 from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
-from ledger.errors import LedgerError, MissingSignerError, VersionConflictError
+from ledger.errors import EventTooLargeError, LedgerError, MissingSignerError, VersionConflictError
 from ledger.hashing import GENESIS_HASH, chain_hash, record_hash
 from ledger.keyring import KEYRING_ID
 from ledger.keys import Signer
@@ -120,12 +120,23 @@ UNSIGNED_SELECT = (
 )
 
 
+# The largest payload the ledger stores: a backstop behind the domain's own limits on text
+# and list lengths (a command's whole event stays far below it), so that no input can make
+# an event, and the pages that show it, megabytes long.
+MAX_PAYLOAD_BYTES = 256 * 1024
+
+
 def sign_events(stored_events: Sequence[StoredEvent], signer: Any) -> list[tuple[bytes, bytes]]:
     """(record hash, signature) per event, by the person acting."""
     if not isinstance(signer, Signer):
         raise MissingSignerError(
             "refusing to record unsigned events: pass signer=<the acting person's Signer>"
         )
+    for s in stored_events:
+        if len(s.state) > MAX_PAYLOAD_BYTES:
+            raise EventTooLargeError(
+                f"an event of {len(s.state):,} bytes ({s.topic}) is over the ledger's limit of "
+                f"{MAX_PAYLOAD_BYTES:,} bytes; nothing was recorded")
     hashes = []
     oid: Any = None
     text = ""

@@ -44,6 +44,7 @@ from domain.errors import ValidationError as DomainValidationError
 from domain.policy import GATES
 from domain.project import CATEGORIES, DECISIONS, RAG, RISK_STATUSES, SEVERITIES
 from domain.services import MAX_TOKEN_DAYS, TOKEN_DAYS
+from domain.validate import MAX_ITEMS
 
 __all__ = [
     "ApprovalSchema", "AmendCharterSchema", "AsOfQuerySchema", "BudgetLineSchema",
@@ -288,7 +289,7 @@ class CharterSchema(CommandSchema):
     cost_centre = Text(limit=200, load_default="not assigned")
     capital = fields.Boolean(required=True, metadata={
         "description": "true for capital funding, false for operating"})
-    objectives = Lines(required=True, validate=validate.Length(min=1))
+    objectives = Lines(required=True, validate=validate.Length(min=1, max=MAX_ITEMS))
     scope_statement = Text(required=True, limit=4000)
     currency = fields.String(load_default="USD", validate=validate.Regexp(r"^[A-Z]{3}$"))
 
@@ -317,7 +318,7 @@ class AmendCharterSchema(CommandSchema):
     fund = Text(limit=200)
     cost_centre = Text(limit=200)
     capital = fields.Boolean()
-    objectives = Lines(validate=validate.Length(min=1))
+    objectives = Lines(validate=validate.Length(min=1, max=MAX_ITEMS))
     scope_statement = Text(limit=4000)
     reason = Text(required=True)
 
@@ -509,10 +510,13 @@ class ChangeRequestSchema(CommandSchema):
     title = Text(required=True, limit=200)
     description = Text(required=True)
     justification = Text(required=True)
-    cost_impacts = fields.List(fields.Nested(CostImpactSchema), load_default=list)
-    schedule_impacts = fields.List(fields.Nested(ScheduleImpactSchema), load_default=list)
+    cost_impacts = fields.List(fields.Nested(CostImpactSchema), load_default=list,
+                               validate=validate.Length(max=MAX_ITEMS))
+    schedule_impacts = fields.List(fields.Nested(ScheduleImpactSchema), load_default=list,
+                                   validate=validate.Length(max=MAX_ITEMS))
     scope_impact = Text(load_default="")
-    deliverables = fields.List(fields.Nested(NewDeliverableSchema), load_default=list)
+    deliverables = fields.List(fields.Nested(NewDeliverableSchema), load_default=list,
+                               validate=validate.Length(max=MAX_ITEMS))
 
     @validates_schema
     def _some_impact(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -535,7 +539,7 @@ class GateReviewSchema(CommandSchema):
     may also be a textarea with one artifact name per line."""
 
     artifacts = fields.List(fields.Nested(ArtifactSchema), required=True,
-                            validate=validate.Length(min=1))
+                            validate=validate.Length(min=1, max=MAX_ITEMS))
     note = Text(load_default="")
 
     @pre_load

@@ -137,3 +137,39 @@ def test_a_far_date_recorded_before_the_range_was_enforced_does_not_break_the_cu
 
     points = curve_dates(date(1, 1, 1), date(9999, 12, 31))  # year 10000 broke the series
     assert 0 < len(points) <= MAX_CURVE_POINTS and points[-1] == date(2100, 12, 31)
+
+
+# 10. Lists and events have a size -----------------------------------------------------
+
+
+def test_thirty_thousand_objectives_are_refused(world):
+    err = refused(world.app, ValidationError, world.charter, objectives=["x" * 400] * 30_000)
+    assert err.field == "objectives" and "at most 50" in str(err)
+
+
+def test_a_string_is_not_a_list_of_objectives(world):
+    err = refused(world.app, ValidationError, world.charter, objectives="AAA")
+    assert err.field == "objectives"
+
+
+def test_too_many_impacts_or_artifacts_are_refused(world, project):
+    impacts = [{"line": "HW-01", "amount": "1.00"}] * 51
+    err = refused(world.app, ValidationError, world.app.submit_change_request, world.pm, CODE,
+                  title="t", description="d", justification="j", cost_impacts=impacts)
+    assert err.field == "cost_impacts"
+
+
+def test_the_ledger_refuses_an_event_over_its_size_limit_and_writes_nothing(ledger, alice):
+    from decimal import Decimal
+
+    from ledger.errors import EventTooLargeError
+    from ledger.recorders import MAX_PAYLOAD_BYTES
+    from tests.support import Counter, snapshot_of_tables
+
+    app, _ = ledger
+    c = Counter("big")
+    c.increment(Decimal("1.00"), "n" * (MAX_PAYLOAD_BYTES + 1))
+    before = snapshot_of_tables(app)
+    with pytest.raises(EventTooLargeError, match="limit"):
+        app.save(c, signer=alice)
+    assert snapshot_of_tables(app) == before
