@@ -5,6 +5,13 @@ progress on stderr when there is much to do). Arguments are checked, and the pro
 looked up in the log itself, before anything is written, so a bad command writes nothing:
 it prints `error: ...` on stderr and exits 1.
 
+The log is verified first (ledger/integrity.py): from the last position verified clean
+(remembered in the database, its chain hash checked), or from 1 (in parallel) when there
+is none, and every chain link is recomputed from the stored bytes (a sweep: hashing only).
+A fault makes `report`, `replay` and `compliance` exit 1 naming it -- unless given
+--allow-faults: then a warning on stderr, and the figures stop before the fault.
+`projections rebuild` rebuilds up to the fault, says so and exits 1.
+
 Output: `--format table` (default, for people), `csv` or `json` (for machines). Money is
 shown rounded half-up to cents, ratios to three places, "not available" as n/a / empty /
 null. JSON carries money and ratios as decimal strings, never floats.
@@ -12,7 +19,6 @@ null. JSON carries money and ratios as decimal strings, never floats.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import sys
@@ -28,7 +34,7 @@ from eventsourcing.persistence import PersistenceError
 from domain.errors import DomainError
 from ledger.backend import DB_ENV, resolve_url
 from ledger.errors import LedgerError
-from web.csv_safe import safe_cell
+from web.csv_safe import csv_writer, safe_cell
 from web.progress import Progress
 
 FORMATS = ("table", "csv", "json")
@@ -38,6 +44,10 @@ db_option = click.option(
     help=f"Database URL (sqlite:///file.db or postgresql://user@host:port/db); default ${DB_ENV} or instance/.")
 format_option = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
                              show_default=True, help="Output format.")
+allow_faults_option = click.option(
+    "--allow-faults", is_flag=True, default=False,
+    help="Report even when the log has an integrity fault (a warning on stderr; the figures "
+         "stop before the fault). Without it such a ledger is an error (exit 1).")
 
 
 def fail(message: str) -> NoReturn:
@@ -77,10 +87,11 @@ def parse_instant(value: str, option: str) -> datetime:
 
 @contextmanager
 def read_models(db_url: str | None, project: str | None = None, *, catch_up: bool = True,
-                position: int | None = None) -> Iterator[Any]:
+                position: int | None = None, allow_faults: bool = False,
+                verify: bool = True) -> Iterator[Any]:
     """Open the ledger and its read models, checking `project` (and `position`) exist in
-    the log before anything is written, then catch up; domain and ledger errors become
-    `error: ...`."""
+    the log before anything is written, then verify the log (`verify_first`) and catch
+    up; domain and ledger errors become `error: ...`."""
     from domain.project import project_id
     from domain.readmodels import ReadModels
     from domain.services import PMOApplication
@@ -93,7 +104,8 @@ def read_models(db_url: str | None, project: str | None = None, *, catch_up: boo
             fail(f"no project {project} in this ledger")
         if position is not None and position > app.size():
             fail(f"position {position} is not in the log (it holds {app.size()})")
-        models = ReadModels(app)
+        faulty = verify_first(app, allow_faults) if verify else False
+        models = ReadModels(app, on_fault="stop" if faulty else None)
         if catch_up:
             models.catch_up(Progress("updating read models"))
         yield models
@@ -104,6 +116,31 @@ def read_models(db_url: str | None, project: str | None = None, *, catch_up: boo
     finally:
         if app is not None:
             app.close()
+
+
+def verify_first(app: Any, allow_faults: bool) -> bool:
+    """Verify the log before reading anything derived from it: the integrity monitor's
+    start-up (from the remembered position, or from 1 in parallel), then a sweep of every
+    chain link. A fault: exit 1 naming it, or with `allow_faults` a warning (returns True).
+    The position verified clean is remembered for the next run."""
+    from ledger.integrity import describe, monitor_for
+    from ledger.keys import usable_cpus
+
+    monitor = monitor_for(app)
+    monitor.start(Progress("verifying the log"), workers=usable_cpus())
+    monitor.sweep(Progress("checking the chain"))
+    fault = monitor.fault
+    if fault is None:
+        monitor.persist()
+        return False
+    more = len(monitor.faults) - 1
+    told = f"{describe(fault)}" + (f" (and {more} more)" if more > 0 else "")
+    if not allow_faults:
+        fail(f"{told}. Run `pmo-ledger verify` for every fault, or pass --allow-faults to "
+             f"report anyway (the figures then stop at position {monitor.bound()})")
+    click.echo(f"warning: {told}; going on with the read models up to position {monitor.bound()}",
+               err=True)
+    return True
 
 
 # Output ----------------------------------------------------------------------------------------
@@ -145,7 +182,7 @@ def _text(value: Any, empty: str) -> str:
 def _csv(rows: Sequence[dict[str, Any]]) -> str:
     out = io.StringIO()
     if rows:
-        writer = csv.writer(out, lineterminator="\n")
+        writer = csv_writer(out)
         writer.writerow(rows[0].keys())
         for row in rows:
             writer.writerow(safe_cell(_text(v, "")) for v in row.values())
@@ -189,15 +226,16 @@ def report_group() -> None:
 @click.option("--series", is_flag=True,
               help="The S-curve: one row per month end (the portfolio's without PROJECT).")
 @format_option
+@allow_faults_option
 def variance_command(project: str | None, db_url: str | None, as_of: str | None,
-                     known_at: str | None, series: bool, fmt: str) -> None:
+                     known_at: str | None, series: bool, fmt: str, allow_faults: bool) -> None:
     """Earned value (PV, EV, AC, CV, SV, CPI, SPI, EAC, ETC, VAC, TCPI) per project and
     for the portfolio, as of a business date."""
     day = parse_day(as_of, "--as-of")
     known = parse_instant(known_at, "--known-at") if known_at else None
     if known and project is None:
         fail("--known-at needs a PROJECT")
-    with read_models(db_url, project) as models:
+    with read_models(db_url, project, allow_faults=allow_faults) as models:
         if series:
             currency = ",".join(sorted({f.currency for f in models.facts(project)}))
             rows = [_ev_row(project or "PORTFOLIO", currency, p.shown())
@@ -227,11 +265,13 @@ def _variance_rows(models: Any, project: str | None, day: date | None) -> list[d
 @click.option("--as-of", "as_of", default=None,
               help="A date YYYY-MM-DD: the budget as it stood at the end of that UTC day.")
 @format_option
-def budget_command(project: str | None, db_url: str | None, as_of: str | None, fmt: str) -> None:
+@allow_faults_option
+def budget_command(project: str | None, db_url: str | None, as_of: str | None, fmt: str,
+                   allow_faults: bool) -> None:
     """Budget by line: original, transfers, change-request adjustments, current,
     committed, spent, pending, available."""
     day = parse_day(as_of, "--as-of")
-    with read_models(db_url, project) as models:
+    with read_models(db_url, project, allow_faults=allow_faults) as models:
         if day is None:
             lines = models.budget(project)
         else:
@@ -267,11 +307,13 @@ def _line_row(x: Any) -> dict[str, Any]:
 @db_option
 @click.option("--as-of", "as_of", default=None, help="Business date YYYY-MM-DD (default: today, UTC).")
 @format_option
-def portfolio_command(project: str | None, db_url: str | None, as_of: str | None, fmt: str) -> None:
+@allow_faults_option
+def portfolio_command(project: str | None, db_url: str | None, as_of: str | None, fmt: str,
+                      allow_faults: bool) -> None:
     """Every project (or one): budget, committed, spent, available, percent complete,
     CPI, SPI, RAG and next gate."""
     day = parse_day(as_of, "--as-of")
-    with read_models(db_url, project) as models:
+    with read_models(db_url, project, allow_faults=allow_faults) as models:
         summaries = [models.summary(project, day)] if project else models.portfolio(day)
         title = f"Portfolio as of {day or models.today()}"
     emit([s.shown() for s in summaries], fmt, title=title)
@@ -284,9 +326,10 @@ def portfolio_command(project: str | None, db_url: str | None, as_of: str | None
 @db_option
 @click.option("--project", default=None, help="Only the findings about this project.")
 @format_option
-def compliance_command(db_url: str | None, project: str | None, fmt: str) -> None:
+@allow_faults_option
+def compliance_command(db_url: str | None, project: str | None, fmt: str, allow_faults: bool) -> None:
     """Compliance findings: rule, severity, project, message and evidence positions."""
-    with read_models(db_url, project) as models:
+    with read_models(db_url, project, allow_faults=allow_faults) as models:
         models.catch_up_compliance(Progress("judging compliance"))
         findings = models.findings(project)
     rows = [{"rule_id": f.rule_id, "severity": f.severity, "project": f.project,
@@ -304,8 +347,9 @@ def compliance_command(db_url: str | None, project: str | None, fmt: str) -> Non
               help="UTC instant (2026-03-01T12:00:00Z; a bare date means the end of that day).")
 @click.option("--position", type=int, default=None, help="A log position.")
 @format_option
+@allow_faults_option
 def replay_command(project: str, db_url: str | None, as_of: str | None, position: int | None,
-                   fmt: str) -> None:
+                   fmt: str, allow_faults: bool) -> None:
     """A project as it stood at a UTC instant or a log position: charter, gates, totals,
     budget lines and earned value as of that day."""
     if (as_of is None) == (position is None):
@@ -313,7 +357,7 @@ def replay_command(project: str, db_url: str | None, as_of: str | None, position
     instant = parse_instant(as_of, "--as-of") if as_of else None
     if position is not None and position < 1:
         fail(f"--position must be 1 or more (got {position})")
-    with read_models(db_url, project, position=position) as models:
+    with read_models(db_url, project, position=position, allow_faults=allow_faults) as models:
         replay = models.replay(project, position=position, instant=instant)
     _emit_replay(replay, fmt)
 
@@ -351,9 +395,16 @@ def projections_group() -> None:
 @projections_group.command("rebuild")
 @db_option
 def rebuild_command(db_url: str | None) -> None:
-    """Drop every read model and build it again from position 1 (with progress)."""
-    with read_models(db_url, catch_up=False) as models:
+    """Drop every read model and build it again from position 1 (with progress), after
+    verifying the log: a rebuild stops before a faulty position, says so and exits 1."""
+    with read_models(db_url, catch_up=False, allow_faults=True) as models:
         _timed(lambda: models.rebuild(Progress("rebuilding read models")), "rebuilt read models")
+        fault = models.integrity.fault if models.integrity is not None else None
+        if fault is not None:
+            from ledger.integrity import describe
+
+            fail(f"the rebuild stopped at position {models.position()}, before the fault: "
+                 f"{describe(fault)}. Run `pmo-ledger verify` for every fault")
 
 
 @projections_group.command("status")
@@ -361,7 +412,7 @@ def rebuild_command(db_url: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def status_command(db_url: str | None, as_json: bool) -> None:
     """Where the read models stand against the end of the log."""
-    with read_models(db_url, catch_up=False) as models:
+    with read_models(db_url, catch_up=False, verify=False) as models:
         doc = {"log_size": models.app.size(), "read_models_at": models.position()}
     click.echo(json.dumps(doc) if as_json else
                f"log size {doc['log_size']}, read models at position {doc['read_models_at']}")
