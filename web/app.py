@@ -15,6 +15,7 @@ from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 
 from ledger.backend import resolve_url
+from ledger.errors import LedgerError
 
 csrf = CSRFProtect()
 
@@ -114,7 +115,11 @@ def _install_integrity(app: Flask) -> None:
     def _check_integrity() -> None:
         if request.endpoint == "static":
             return
-        fault = monitor().poll(limit=integrity.INLINE_LIMIT)  # the database's failure is the answer's
+        try:
+            watcher = monitor()
+        except LedgerError:  # no ledger there, or it cannot be opened: a view that needs it says so
+            return
+        fault = watcher.poll(limit=integrity.INLINE_LIMIT)  # the database's failure is the answer's
         g.ledger_fault = fault
         if fault is not None and request.method in WRITES and request.endpoint not in STILL_ALLOWED:
             raise integrity.LedgerFaultError(fault)
