@@ -23,8 +23,8 @@ What it checks, and when:
   cheaper than verification -- so a byte changed behind a position already verified is
   seen within seconds; where a link fails, check_rows gives the verdict. A chain rewritten
   to hide a change no longer ends in the remembered hash, which the sweep checks too.
-- **The full verification** (`full_verify`: `ledger.verify.verify_log`, every check,
-  checkpoints included) in the same background thread on a schedule (default daily, and
+- **The full verification** (`full_verify`: `ledger.verify.verify_database`, every check
+  `pmo-ledger verify` makes: checkpoints, stored snapshots re-derived) in the same background thread on a schedule (default daily, and
   once shortly after start), never on a request thread; a lease row in the side table lets
   at most one process of the server run one at a time. The background thread reads
   through an application of its own, so that closing the monitored one never takes a
@@ -64,6 +64,7 @@ from ledger.verify import (
     Report,
     build_timeline,
     check_rows,
+    verify_database,
     verify_log,
 )
 
@@ -511,10 +512,11 @@ class IntegrityMonitor:
 
     def full_verify(self, progress: Callable[[int, int], None] | None = None, workers: int = 1,
                     reader: Any = None) -> Report:
-        """`ledger.verify.verify_log` over the whole log; its faults are recorded."""
+        """Every check `pmo-ledger verify` makes (`ledger.verify.verify_database`: the whole
+        log, then every stored snapshot re-derived); its faults are recorded."""
         reader = reader or self.app
-        report = verify_log(DatabaseSource(reader), workers=workers, progress=progress,
-                            pinned_root=self.pinned_root)
+        report = verify_database(reader, workers=workers, progress=progress,
+                                 pinned_root=self.pinned_root)
         self.full_verifications += 1
         self.record(report.faults)
         first = report.faults[0] if report.faults else None
@@ -593,7 +595,7 @@ class IntegrityMonitor:
     def _open_reader(self) -> Any:
         from ledger.application import open_ledger
 
-        return open_ledger(self.app.backend.url)
+        return open_ledger(self.app.backend.url, app_class=type(self.app))
 
     def _full_if_free(self, every: float, reader: Any) -> float:
         """Run the full verification if this process gets the lease; seconds until the next."""
