@@ -170,7 +170,7 @@ class LedgerApplication(Application):
             raise MissingSignerError(
                 "refusing to record unsigned events: pass signer=<the acting person's Signer>"
             )
-        actors = named_actors(objs)
+        actors = self.actors_of(objs)
         if self._ring_cache is None:
             self.check_signer(signer, objs, actors)  # first save: load the key ring once
         # Then checked inside the write transaction (ledger.recorders calls `key_check`
@@ -179,6 +179,10 @@ class LedgerApplication(Application):
         key_check = partial(self._check_in_transaction, signer, objs, actors)
         # The library's save, less its per-object runtime Protocol checks (collecting.py).
         return collecting.save(self, objs, {**kwargs, "signer": signer, "key_check": key_check})
+
+    def actors_of(self, objs: tuple[Any, ...]) -> frozenset:
+        """Whom the events being saved name as their actor: the signer must be each of them."""
+        return named_actors(objs)
 
     def check_signer(self, signer: Signer, objs: tuple[Any, ...], actors: frozenset = frozenset()) -> None:
         """Refuse a key the log does not (or no longer) allow to sign.

@@ -40,6 +40,7 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import JSONTranscoder
 
 from ledger import collecting
+from ledger.application import LedgerApplication, open_ledger
 from ledger.backend import Backend, parse_url
 from ledger.canonical import DateAsISO
 from ledger.errors import LedgerError
@@ -277,6 +278,15 @@ def scratch_databases(url: str | None) -> _Scratch:
 # Measurements -----------------------------------------------------------------------------
 
 
+class ActorUncheckedLedger(LedgerApplication):
+    """The ledger's write path less the check that the signer is the actor each event
+    names (issue 16): saved beside the ledger in the one-per-save rounds, to price that
+    runtime check in the same run."""
+
+    def actors_of(self, objs: tuple[Any, ...]) -> frozenset:
+        return frozenset()
+
+
 class _Writer:
     """One application saving benchmark events, timing only the saves."""
 
@@ -453,7 +463,7 @@ def run_bench(
     scratch = scratch_databases(url)
     backend = parse_url(scratch.ledger_url)
     n_cores = cores()
-    ledger_app = raw_app = same_app = None
+    ledger_app = raw_app = same_app = unchecked_app = None
     try:
         say(f"bench: {backend.kind} at {backend.describe()}")
         ledger_app, root = init_ledger(scratch.ledger_url, secrets.token_hex(16))
@@ -462,15 +472,19 @@ def run_bench(
                                 actor_name="Benchmark", reason="benchmark signing key")
         raw_app = RawBenchApplication(scratch.raw_env)
         same_app = CollectingRawBenchApplication(scratch.raw_env)
+        unchecked_app = open_ledger(scratch.ledger_url, app_class=ActorUncheckedLedger)
         raw, signed = _Writer(raw_app, {}), _Writer(ledger_app, {"signer": signer})
         same = _Writer(same_app, {})
+        unchecked = _Writer(unchecked_app, {"signer": signer})
 
         say(f"warming up: {warmup} unmeasured one-event saves each")
-        for w in (raw, signed, same):
+        for w in (raw, signed, same, unchecked):
             w.run(warmup, 1, measured=False)  # see WARMUP
-        say(f"appending {single} events, one per save (raw, signed and raw saving as the "
-            "ledger does, interleaved)")
-        _interleaved([raw, signed, same], single, 1, rounds, say)
+        say(f"appending {single} events, one per save (raw, signed, raw saving as the "
+            "ledger does, and signed without the actor check, interleaved)")
+        _interleaved([raw, signed, same, unchecked], single, 1, rounds, say)
+        unchecked_app.close()
+        unchecked_app = None
         say(f"appending {events} events, {BATCH} per save (raw and signed, interleaved)")
         _interleaved([raw, signed], events, BATCH, rounds, say)
         for app in (raw_app, same_app):
@@ -484,7 +498,7 @@ def run_bench(
         report, verify_seconds, verify_1 = _verification_rounds(
             ledger_app, n_cores, verify_runs, raw_verify_seconds, say)
     finally:
-        for app in (ledger_app, raw_app, same_app):
+        for app in (ledger_app, raw_app, same_app, unchecked_app):
             if app is not None:
                 app.close()
         scratch.remove()
@@ -493,6 +507,7 @@ def run_bench(
         "raw_append_1": raw.rate(1),
         "signed_append_1": signed.rate(1),
         "raw_append_1_collecting": same.rate(1),
+        "signed_append_1_without_actor_check": unchecked.rate(1),
         "raw_append_100": raw.rate(BATCH),
         "signed_append_100": signed.rate(BATCH),
         "ed25519_verify_1core": verify_1,
@@ -504,6 +519,8 @@ def run_bench(
         # Not a target: the cost of signing and chaining alone (see CollectingRawBenchApplication).
         "append_1_like_for_like": rates["signed_append_1"] / rates["raw_append_1_collecting"],
         "append_100": rates["signed_append_100"] / rates["raw_append_100"],
+        # Not a target: what the actor check costs a one-event save (1.0: nothing).
+        "actor_check_append_1": rates["signed_append_1"] / rates["signed_append_1_without_actor_check"],
         "verification": rates["verification"] / rates["verify_limit"],
     }
     meets = {k: ratios[k] >= TARGETS[k] for k in TARGETS}
@@ -567,6 +584,8 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(f"{label:<42}{q[k]:>8.3f}{t[k]:>8.2f}  {'yes' if m[k] else 'NO'}")
     label = "signed/raw saving as the ledger, 1 per save"
     lines.append(f"{label:<42}{q['append_1_like_for_like']:>8.3f}{'-':>8}  (signing and chaining alone)")
+    label = "signed/signed without the actor check"
+    lines.append(f"{label:<42}{q['actor_check_append_1']:>8.3f}{'-':>8}  (the actor check's cost)")
     lines.append("")
     lines.append(f"verification of {result['events']['verified']} events with {result['verify_workers']} "
                  f"worker(s): {'clean' if result['verify_ok'] else 'FAULTS FOUND'}; total {result['seconds']}s; "
