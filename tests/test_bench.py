@@ -20,9 +20,11 @@ from tests.conftest import PG_HOST, PG_PORT, pg_admin, require_postgres
 from web.cli import cli
 
 RATES = ("raw_append_1", "signed_append_1", "raw_append_1_collecting", "raw_append_100",
-         "signed_append_100", "ed25519_verify_1core", "verify_limit", "verification")
+         "signed_append_100", "ed25519_verify_1core", "verify_limit", "verification",
+         "signed_append_1_without_actor_check")
 RATIOS = {"append_1": ("signed_append_1", "raw_append_1"),
           "append_1_like_for_like": ("signed_append_1", "raw_append_1_collecting"),
+          "actor_check_append_1": ("signed_append_1", "signed_append_1_without_actor_check"),
           "append_100": ("signed_append_100", "raw_append_100"),
           "verification": ("verification", "verify_limit")}
 TINY = {"events": 200, "single": 16, "rounds": 2, "warmup": 8, "verify_runs": 1, "raw_verify_seconds": 0.05}
