@@ -299,7 +299,7 @@ class IntegrityMonitor:
         self.resumed_from = 0
         self._versions_known = True
         head, _ = self.app.head()
-        if workers > 1 and head >= PARALLEL_THRESHOLD and self.bound() >= head:
+        if workers > 1 and head >= PARALLEL_THRESHOLD and self._first_position() is None:
             self._verify_all(progress, workers)
         else:
             self._advance(head, None, progress)
