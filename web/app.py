@@ -120,18 +120,24 @@ def _install_integrity(app: Flask) -> None:
         except LedgerError:  # no ledger there, or it cannot be opened: a view that needs it says so
             return
         fault = watcher.poll(limit=integrity.INLINE_LIMIT)  # the database's failure is the answer's
-        g.ledger_fault = fault
+        g.integrity_monitor = watcher
         if fault is not None and request.method in WRITES and request.endpoint not in STILL_ALLOWED:
             raise integrity.LedgerFaultError(fault)
 
+    def current_fault() -> Any:
+        """The first fault as the monitor knows it now (the answer's own catch-up may
+        have found one since the request began)."""
+        watcher = g.get("integrity_monitor")
+        return watcher.fault if watcher is not None else None
+
     @app.after_request
     def _integrity_header(response: Any) -> Any:
-        if request.path.startswith("/api/") and "ledger_fault" in g:
-            fault = g.ledger_fault
+        if request.path.startswith("/api/") and "integrity_monitor" in g:
+            fault = current_fault()
             response.headers[INTEGRITY_HEADER] = "ok" if fault is None else (
                 f"fault; position={fault.position}" if fault.position is not None else "fault")
         return response
 
     @app.context_processor
     def _integrity_banner() -> dict[str, Any]:
-        return {"ledger_fault": g.get("ledger_fault")}
+        return {"ledger_fault": current_fault()}
