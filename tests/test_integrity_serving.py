@@ -236,6 +236,41 @@ def test_a_tamper_with_a_new_position_while_running_is_caught_before_it_is_proje
     assert get_read_models(web.app).position() == position - 1
 
 
+def test_key_events_that_arrive_while_running_are_used_for_what_follows(
+        make_web: Any, backend_url: str) -> None:
+    web = make_web()
+    pm = web.client("pm")
+    assert banner_position(pm.get("/").data) is None
+    app = open_ledger(backend_url, app_class=PMOApplication)
+    try:  # another worker: pm's key reissued (a registration, a revocation), then used
+        app.reissue_key(app.actor("admin", PW), "pm", passphrase=PW, reason="laptop stolen")
+        app.submit_expenditure(app.actor("pm", PW), CODE, line="HW-01", amount="42.00",
+                               vendor="Acme", invoice_number="INV-K", invoice_date=date(2026, 3, 2),
+                               description="with the new key")
+    finally:
+        app.close()
+    page = pm.get("/")
+    assert banner_position(page.data) is None, web.monitor().faults
+    assert web.monitor().verified == web.size()
+    assert get_read_models(web.app).position() == web.size()
+
+
+def test_a_first_start_without_a_remembered_position_verifies_from_1_in_parallel(
+        faulty: tuple[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    url, position = faulty
+    monkeypatch.setattr(integrity, "PARALLEL_THRESHOLD", 1)  # (the demo's 11,089 take this path)
+    app = open_ledger(url, app_class=PMOApplication)
+    try:
+        monitor = integrity.IntegrityMonitor(app)
+        monitor.start(workers=2)
+        assert monitor.resumed_from == 0 and monitor.fault is not None
+        assert (monitor.fault.position, monitor.fault.kind) == (position, "bad-signature")
+        assert monitor.verified == monitor.bound() == position - 1
+        assert integrity.remembered(app) is None  # a faulty log's position is not remembered
+    finally:
+        app.close()
+
+
 def test_a_fault_the_snapshot_loader_reports_is_shown_and_refuses_writes(make_web: Any) -> None:
     web = make_web()
     pm = web.client("pm")
