@@ -492,3 +492,25 @@ def test_a_served_app_shows_the_banner_within_seconds_of_a_tamper(backend_url: s
         assert refused.status == 503 and refused.json()["code"] == "ledger-fault", refused.text
         assert ledger_size(backend_url) == size
     assert "Traceback" not in server.log(), server.log()[-3000:]
+
+
+def test_serve_starts_on_a_tampered_ledger_and_shows_the_banner_at_once(backend_url: str, tmp_path: Path) -> None:
+    from tests.serving import CODES, Served, seed
+    from tests.serving import PASSWORD as SERVE_PASSWORD
+
+    seed(backend_url)
+    app = open_ledger(backend_url)
+    try:
+        (position,) = [r.position for r in app.read_chain(1, app.size())
+                       if r.originator_id == str(project_id(CODES[1]))
+                       and (r.topic or "").endswith("BudgetLineAdded")]
+    finally:
+        app.close()
+    tamper(backend_url, position, b'"900000.00"', b'"990000.00"')
+    with Served.launch(backend_url, tmp_path) as server:  # it starts: the banner says why
+        server.sign_in("fiscal", SERVE_PASSWORD)
+        for _ in range(4):
+            page = server.request("GET", "/", cookies=True)
+            assert page.status == 200 and banner_position(page.body) == position
+            assert b"990,000.00" not in page.body
+    assert "Traceback" not in server.log(), server.log()[-3000:]
