@@ -7,7 +7,10 @@ API's blueprints use `Blueprint` from here instead, whose parser answers:
 
 - a non-empty body that is not `application/json` (or `+json`): 415 `unsupported-media-type`;
 - a body that is not strict JSON (RFC 8259: no NaN/Infinity, numbers that fit, nesting
-  Python can decode): 400 `bad-request`, saying why.
+  Python can decode): 400 `bad-request`, saying why;
+- an object that gives a key more than once (`{"amount": "1.00", "amount": "2.00"}`,
+  which `json` would read as its last value): 422 `validation`, naming the key. The body
+  is well-formed JSON, so it is the fields that are refused, as an unknown field is.
 
 An empty body stays "no fields given", as before.
 
@@ -23,6 +26,7 @@ import math
 from typing import Any
 
 import flask_smorest
+from marshmallow import ValidationError
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
@@ -39,10 +43,32 @@ def _finite(text: str) -> float:
     return value
 
 
+class RepeatedKeyError(ValueError):
+    """A JSON object that gives one key more than once."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"{key!r} is given more than once in one JSON object")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's object_pairs_hook: the object as a dict, unless a key repeats."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise RepeatedKeyError(key)
+            seen.add(key)
+    return obj
+
+
 def strict_json(body: bytes) -> Any:
-    """Decode a request body as strict JSON; ValueError (with a reason) otherwise."""
+    """Decode a request body as strict JSON; ValueError (with a reason) otherwise
+    (RepeatedKeyError for a key given twice in one object)."""
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
+        return json.loads(body.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite,
+                          object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as e:
         raise ValueError(f"not UTF-8 ({e.reason})") from None
     except RecursionError:
@@ -55,7 +81,8 @@ class StrictJsonParser(FlaskParser):
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
                                    "query": None, "querystring": None}
 
-    def _raw_load_json(self, req: Any) -> Any:
+    def load_json(self, req: Any, schema: Any) -> Any:
+        """webargs' loader of the `json` location, strict (see the module)."""
         body = req.get_data(cache=True)
         if not body.strip():
             return core.missing
@@ -64,6 +91,8 @@ class StrictJsonParser(FlaskParser):
                 f"send the body as application/json, not {req.mimetype or 'an untyped body'}")
         try:
             return strict_json(body)
+        except RepeatedKeyError as e:
+            raise ValidationError({e.key: [str(e)]}) from None
         except ValueError as e:
             raise BadRequest(f"the body is not valid JSON: {e}") from None
 
