@@ -1,8 +1,10 @@
 """Signing in and out (Flask sessions), who is signed in, and which roles see which pages.
 
-Passwords are checked against the credential table (`PMOApplication.check_password`);
-the session holds only the username. Every request reloads the person from the directory,
-so a revoked role or a deactivated person loses access at once.
+Passwords are checked against the credential table (`PMOApplication.check_password`), in
+the same time whether or not the username exists (`check_password` here). The session
+cookie holds only a server-side session id (web/sessions.py): signing out ends every session
+of the person, and sessions expire. Every request checks its session and reloads the person
+from the directory, so a revoked role or a deactivated person loses access at once.
 
 `AREAS` is the one table of who may open what; templates ask `may(area)` to show or hide
 links and forms, and `@requires(area)` refuses the request server-side (403).
@@ -21,6 +23,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, sessi
 from domain.errors import DomainError
 from web.errors import TooManyAttempts
 from web.ledger_access import get_aggregates, get_pmo
+from web.sessions import sessions
 
 ALL_ROLES = ("pm", "fiscal", "sponsor", "pmo", "auditor", "admin")
 
@@ -59,14 +62,15 @@ def current_user() -> User | None:
     # Anonymous until the directory answers: if the database fails here, the error page
     # renders without asking it again (and waiting out its retries a second time).
     g.user = user = None
-    username = session.get("username")
+    username = sessions().current()
     if username:
         directory = get_aggregates().directory()
         if directory.is_active(username):
             person = directory.person(username)
             roles = sorted({grant["role"] for grant in person.get("roles", ())})
             user = User(username, person["name"], tuple(roles))
-        else:
+        else:  # deactivated (here or elsewhere): every session of theirs ends
+            sessions().end_all(username)
             session.clear()
     g.user = user
     return user
@@ -115,6 +119,14 @@ def require_queue_role(role: str) -> None:
         abort(403, description=f"this is the {role} review queue")
 
 
+def check_password(pmo: Any, username: str, password: str) -> bool:
+    """True when `password` is the active person `username`'s."""
+    try:
+        return bool(pmo.check_password(username, password))
+    except DomainError:
+        return False
+
+
 def _safe_next(target: str | None) -> str:
     if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
         return target
@@ -133,14 +145,8 @@ def sign_in() -> Any:
         try:
             data = load(SignInSchema())
             values = {"username": data["username"]}
-            pmo = get_pmo()
-            try:
-                ok = pmo.check_password(data["username"], data["password"])
-            except DomainError:
-                ok = False
-            if ok:
-                session.clear()
-                session["username"] = data["username"]
+            if check_password(get_pmo(), data["username"], data["password"]):
+                sessions().start(data["username"])
                 return redirect(_safe_next(request.args.get("next")))
             message, status = "Unknown username or wrong password.", 401
         except FormErrors as e:
@@ -160,5 +166,9 @@ def locked_out(error: TooManyAttempts) -> Any:
 
 @bp.post("/signout")
 def sign_out() -> Any:
-    session.clear()
+    """Every session of the signed-in person ends, on every device (web/sessions.py)."""
+    user = current_user()
+    if user is not None:
+        sessions().end_all(user.username)
+    sessions().forget()
     return redirect(url_for("auth.sign_in"))

@@ -1,5 +1,6 @@
 """The administrator's pages: people with their roles and signing-key fingerprints;
-enrol a person, grant and revoke roles, re-issue a key, deactivate a person.
+enrol a person, grant and revoke roles, re-issue a key, deactivate a person. A revocation
+or deactivation ends every session of the person concerned (web/sessions.py).
 
 Only `admin` may open them. Each form goes through its shared schema and the generic
 form view of web/pages/pm.py: a refusal is shown again with messages (422, or the domain's
@@ -8,6 +9,7 @@ status), nothing written. Administrators approve nothing: there is no decision h
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, render_template, url_for
@@ -17,8 +19,22 @@ from web import schemas as s
 from web.auth import requires
 from web.ledger_access import get_pmo, passphrase
 from web.pages.pm import FormSpec, _run
+from web.sessions import sessions
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _ending_sessions(act: Callable[[Any, Any, str, dict[str, Any]], Any]) -> Callable[..., Any]:
+    """`act`, then, once it has succeeded, every session of the person ends (web/sessions.py):
+    they sign in again, under what they now hold."""
+
+    def run(pmo: Any, actor: Any, username: str, data: dict[str, Any]) -> Any:
+        result = act(pmo, actor, username, data)
+        sessions().end_all(username)
+        return result
+
+    return run
+
 
 # form -> (spec, act(pmo, actor, username, kwargs))
 PERSON_FORMS: dict[str, FormSpec] = {
@@ -31,8 +47,8 @@ PERSON_FORMS: dict[str, FormSpec] = {
               "the person's key."),
     "revoke": FormSpec(
         "Revoke a role of {username}", s.RoleSchema,
-        lambda pmo, a, u, d: pmo.revoke_role(a, u, d["role"], project=d["project"],
-                                             reason=d["reason"], passphrase=passphrase()),
+        _ending_sessions(lambda pmo, a, u, d: pmo.revoke_role(
+            a, u, d["role"], project=d["project"], reason=d["reason"], passphrase=passphrase())),
         "Role {role} revoked from {username}",
         intro="Name the role as it was granted (with its project, if any). It stops at once."),
     "reissue-key": FormSpec(
@@ -41,7 +57,7 @@ PERSON_FORMS: dict[str, FormSpec] = {
         "New key {result} issued to {username}; the old one is revoked"),
     "deactivate": FormSpec(
         "Deactivate {username}", s.ReasonSchema,
-        lambda pmo, a, u, d: pmo.deactivate_person(a, u, **d),
+        _ending_sessions(lambda pmo, a, u, d: pmo.deactivate_person(a, u, **d)),
         "{username} deactivated; their key is revoked",
         intro="A leaver: they can no longer sign in or act. Their records stay."),
 }
