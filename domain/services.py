@@ -393,18 +393,51 @@ class PMOApplication(LedgerApplication):
             raise NotFoundError(f"no API token {token_id}")
         return datetime.fromisoformat(rows[0][0]) if rows[0][0] else None
 
-    def revoke_api_token(self, actor: Actor, token_id: str) -> None:
-        """Revoke a token (its owner or an administrator)."""
+    def api_token_owner(self, token_id: str) -> str:
+        """The username a token id was issued to (revoked or not)."""
         rows = self.recorder.fetch(
             f"SELECT username FROM {self._table(TOKENS_TABLE)} WHERE token_id = ?", (token_id,))
         if not rows:
             raise NotFoundError(f"no API token {token_id}")
+        return str(rows[0][0])
+
+    def revoke_api_token(self, actor: Actor, token_id: str) -> None:
+        """Revoke a token (its owner or an administrator). At once: `user_for_token` reads
+        the table on every request. Revoking a revoked token changes nothing."""
+        owner = self.api_token_owner(token_id)
         directory = self.directory()
         self._check_actor(actor, directory)
-        if rows[0][0] != actor.user_id:
+        if owner != actor.user_id:
             directory.check_role(actor.user_id, ("admin",), None, "revoke others' tokens")
+        self._mark_token_revoked(token_id)
+
+    def revoke_api_token_as_operator(self, token_id: str) -> str:
+        """Revoke a token from the command line (`pmo-ledger tokens revoke`): whoever can
+        write the database is trusted as an administrator is. Returns its owner."""
+        owner = self.api_token_owner(token_id)
+        self._mark_token_revoked(token_id)
+        return owner
+
+    def _mark_token_revoked(self, token_id: str) -> None:
         self.recorder.execute(
             f"UPDATE {self._table(TOKENS_TABLE)} SET revoked = 1 WHERE token_id = ?", (token_id,))
+
+    def api_tokens(self, username: str | None = None) -> list[dict[str, Any]]:
+        """Every token (or `username`'s): id, owner, label, expiry and status (active,
+        expired or revoked); never the token, which is not stored."""
+        where, params = ("WHERE username = ?", (username,)) if username is not None else ("", ())
+        rows = self.recorder.fetch(
+            f"SELECT token_id, username, label, revoked, expires_at FROM {self._table(TOKENS_TABLE)} "
+            f"{where} ORDER BY username, expires_at, token_id", params)
+        now = _instant_text(clock.now())
+        out = []
+        for token_id, owner, label, revoked, expires in rows:
+            status = ("revoked" if revoked else
+                      "expired" if expires is not None and expires <= now else "active")
+            out.append({"token_id": str(token_id), "username": str(owner), "label": str(label),
+                        "expires_at": datetime.fromisoformat(expires) if expires else None,
+                        "status": status})
+        return out
 
     def user_for_token(self, token: str) -> str | None:
         """The username a bearer token belongs to, or None (unknown, revoked, expired,

@@ -53,10 +53,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)  # its check runs before the rate limit's (registered below)
 
     from web import auth, pages, security, throttle
-    from web.pages import admin, audit, items, pm, portfolio, projects, queues, reports
+    from web.pages import admin, audit, items, pm, portfolio, projects, queues, reports, tokens
 
     app.register_blueprint(auth.bp)
-    for area in (portfolio, projects, pm, items, queues, audit, reports, admin):
+    for area in (portfolio, projects, pm, items, queues, audit, reports, admin, tokens):
         app.register_blueprint(area.bp)
     pages.install(app)
     _register_api(app)

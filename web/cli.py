@@ -271,6 +271,10 @@ from web.loadtest.command import loadtest_command  # noqa: E402
 
 cli.add_command(loadtest_command)
 
+from web.token_commands import tokens_group  # noqa: E402
+
+cli.add_command(tokens_group)
+
 
 def main() -> None:
     cli(prog_name="pmo-ledger")

@@ -14,12 +14,14 @@ from ledger.checkpoint import parse as parse_checkpoint
 from ledger.verify import verify_database
 from web import schemas as s
 from web.api.common import (
+    current_actor,
     current_username,
     jsonable,
     pmo,
     require_oversight,
 )
 from web.api.parsing import Blueprint
+from web.auth import check_password
 from web.errors import Unauthorised
 from web.ledger_access import get_aggregates, get_read_models, passphrase
 
@@ -46,13 +48,23 @@ def issue_token(credentials: dict[str, Any]) -> Any:
     """Exchange a username and password for a bearer token (shown once)"""
     app = pmo()
     username = credentials["username"]
-    if not app.check_password(username, credentials["password"]):
+    if not check_password(app, username, credentials["password"]):  # same time if unknown
         raise Unauthorised("unknown username or wrong password")
     actor = app.actor(username, passphrase())
     token_id, token = app.issue_api_token(actor, username, label=credentials["label"],
                                           days=credentials["days"])
     return {"token": token, "token_id": token_id, "username": username,
             "expires_at": app.api_token_expiry(token_id)}
+
+
+@tokens.route("/<token_id>", methods=["DELETE"])
+@_errors(tokens, 401, 403, 404)
+@tokens.response(204, description="revoked (or already revoked): the next request with the "
+                                  "token is answered 401")
+def revoke_token(token_id: str) -> Any:
+    """Revoke a bearer token: one's own, or (an administrator) anyone's"""
+    pmo().revoke_api_token(current_actor(), token_id)
+    return None
 
 
 @oversight.route("/queue")
