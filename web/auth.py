@@ -12,6 +12,7 @@ links and forms, and `@requires(area)` refuses the request server-side (403).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
 from domain.errors import DomainError
+from domain.services import CREDENTIALS_TABLE
 from web.errors import TooManyAttempts
 from web.ledger_access import get_aggregates, get_pmo
 from web.sessions import sessions
@@ -120,11 +122,33 @@ def require_queue_role(role: str) -> None:
 
 
 def check_password(pmo: Any, username: str, password: str) -> bool:
-    """True when `password` is the active person `username`'s."""
+    """True when `password` is the active person `username`'s (the sign-in form and the API's
+    token endpoint). A username without a password costs the same hashing as one with: the
+    password is checked against a dummy hash made by the method passwords are set with, so
+    the answer's timing does not tell which usernames exist."""
+    from werkzeug.security import check_password_hash
+
+    known = pmo.recorder.fetch(
+        f"SELECT 1 FROM {pmo._table(CREDENTIALS_TABLE)} WHERE username = ?", (username,))
+    if not known:
+        check_password_hash(_dummy_hash(pmo.password_method), password)
+        return False
     try:
         return bool(pmo.check_password(username, password))
     except DomainError:
         return False
+
+
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def _dummy_hash(method: str) -> str:
+    """A hash of a random password by `method`, made once per process and method."""
+    if method not in _DUMMY_HASHES:
+        from werkzeug.security import generate_password_hash
+
+        _DUMMY_HASHES[method] = generate_password_hash(secrets.token_urlsafe(16), method=method)
+    return _DUMMY_HASHES[method]
 
 
 def _safe_next(target: str | None) -> str:

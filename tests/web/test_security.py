@@ -202,6 +202,58 @@ def test_failures_leave_the_window(site: Site) -> None:
     assert guard.wait("ann", "10.1.1.3", now=1061.0) == 0
 
 
+# Sign-in timing (issue 17 item 6) ------------------------------------------------------------
+
+
+def _attempt(site: Site, username: str, address: str, api: bool = False) -> int:
+    client = client_at(site, address)
+    if api:
+        return client.post("/api/v1/tokens", json={"username": username, "password": "wrong"}).status_code
+    return client.post("/signin", data={"username": username, "password": "wrong"}).status_code
+
+
+def test_an_unknown_username_costs_one_password_check_like_a_known_one(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    import werkzeug.security
+
+    checked: list[str] = []
+    real = werkzeug.security.check_password_hash
+
+    def spy(pwhash: str, password: str) -> bool:
+        checked.append(pwhash.split("$", 1)[0])
+        return real(pwhash, password)
+
+    monkeypatch.setattr(werkzeug.security, "check_password_hash", spy)
+    method = site.pmo.password_method
+    for i, (username, api) in enumerate([("pm", False), ("nobody", False), ("pm", True),
+                                         ("nobody", True), ("NoSuchUser", False)]):
+        checked.clear()
+        assert _attempt(site, username, f"10.9.0.{i}", api) == 401
+        assert checked == [method], (username, api, checked)
+
+
+def test_sign_in_takes_as_long_for_an_unknown_username_as_for_a_known_one(site: Site) -> None:
+    import statistics
+    import time
+
+    pmo = site.pmo
+    pmo.password_method = "pbkdf2:sha256:150000"  # slow enough to measure
+    pmo.set_password("pm", "demo")
+
+    def median_ms(username: str) -> float:
+        times = []
+        for i in range(5):  # five: no back-off for any of them
+            started = time.perf_counter()
+            assert _attempt(site, username, f"10.8.{len(username)}.{i}") == 401
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+    median_ms("warm-up")
+    known, unknown = median_ms("pm"), median_ms("nobody-here")
+    assert known > 10, known
+    assert 0.5 < unknown / known < 2, f"known {known:.1f} ms, unknown {unknown:.1f} ms"
+
+
 @pytest.mark.parametrize("failure", ["library", "psycopg", "ledger", "read-models"])
 def test_an_unavailable_database_is_a_503_with_retry_after(
         site: Site, monkeypatch: pytest.MonkeyPatch, failure: str) -> None:
