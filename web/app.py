@@ -32,9 +32,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SECURE_COOKIES=None,  # None: Secure over HTTPS, or always if $PMO_LEDGER_SECURE_COOKIES=1
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,  # invoice uploads; larger requests get 413
-        LOGIN_MAX_FAILURES=5,  # per username, within LOGIN_WINDOW_SECONDS
-        LOGIN_MAX_FAILURES_PER_ADDRESS=20,
-        LOGIN_WINDOW_SECONDS=300,
+        # The sign-in throttle's LOGIN_* and the sessions' SESSION_*_SECONDS settings
+        # default in web/throttle.py and web/sessions.py.
         VERIFY_WORKERS=1,  # the verification page runs in a thread of the server
         # The integrity monitor's background thread (ledger/integrity.py): None takes
         # $PMO_LEDGER_INTEGRITY_SWEEP_SECONDS (default 5; 0: no sweep) and

@@ -1,7 +1,9 @@
 """Security at the web edge: headers on every response, the session cookie's flags, no
-script without the request's nonce, 413 for oversized requests, the sign-in rate limit
-(shared by every worker through the database), 503 when the database is unavailable, and
-no secret or private key in the server's log, its pages or an exported bundle."""
+script without the request's nonce, 413 for oversized requests, the sign-in rate limit (a
+back-off per username and address and a cap per address, shared by every worker through the
+database), sign-in timing that does not tell known usernames from unknown ones, 503 when the
+database is unavailable, and no secret or private key in the server's log, its pages or an
+exported bundle."""
 
 from __future__ import annotations
 
@@ -149,57 +151,130 @@ def _failures(client: FlaskClient, n: int, username: str = "pm") -> list[int]:
             for _ in range(n)]
 
 
-def test_five_failed_sign_ins_lock_the_username_out_of_the_form_and_the_api(site: Site) -> None:
-    size = site.size()
-    client = site.app.test_client()
-    assert _failures(client, 5) == [401] * 5
-    refused = client.post("/signin", data={"username": "pm", "password": "demo"})
-    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 60
-    text = refused.get_data(as_text=True)
-    assert "Sign-in refused: too many failed sign-in attempts" in text and 'name="password"' in text
-    api = client.post("/api/v1/tokens", json={"username": "pm", "password": "demo"})
-    assert api.status_code == 429 and api.get_json()["code"] == "too-many-requests"
-    assert api.headers["Retry-After"].isdigit() and api.get_json()["message"]
-    assert client.post("/signin", data={"username": "fiscal", "password": "demo"}).status_code == 302
-    assert site.size() == size, "failed sign-ins are not ledger facts"
-
-
-def test_the_count_is_shared_by_workers_and_cleared_by_a_success(site: Site, tmp_path: Path) -> None:
-    other_worker = make_app(site.app.config["LEDGER_DB"], tmp_path)
-    try:
-        a, b = site.app.test_client(), other_worker.test_client()
-        assert _failures(a, 4) == [401] * 4
-        assert b.post("/signin", data={"username": "pm", "password": "demo"}).status_code == 302
-        assert _failures(b, 4) + _failures(a, 1) == [401] * 5, "the success cleared the count"
-        assert _failures(b, 1) == [429]
-    finally:
-        close_ledger(other_worker)
-
-
 def client_at(site: Site, address: str) -> FlaskClient:
     client = site.app.test_client()
     client.environ_base["REMOTE_ADDR"] = address
     return client
 
 
-def test_one_address_trying_many_usernames_is_locked_out_too(site: Site) -> None:
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The throttle's time, moved by the test (now[0] += seconds)."""
+    from web import throttle
+
+    now = [1_000_000.0]
+    monkeypatch.setattr(throttle, "_now", lambda: now[0])
+    return now
+
+
+def test_failures_back_off_for_one_username_from_one_address_and_never_lock_its_owner_out(
+        site: Site, clock: list[float]) -> None:
+    size = site.size()
     attacker = client_at(site, "10.0.0.9")
-    for username in ("pm", "pm2", "fiscal", "fiscal2", "sponsor"):
-        assert _failures(attacker, 4, username) == [401] * 4
-    assert _failures(attacker, 1, "auditor") == [429]
-    colleague = client_at(site, "10.0.0.10")
-    assert colleague.post("/signin", data={"username": "auditor", "password": "demo"}).status_code == 302
+    assert _failures(attacker, 3) == [401] * 3, "three free failures"
+    waits = []
+    for _ in range(12):
+        refused = attacker.post("/signin", data={"username": "pm", "password": "demo"})
+        assert refused.status_code == 429, "not even the right password during the back-off"
+        text = refused.get_data(as_text=True)
+        assert "Sign-in refused: too many failed sign-in attempts" in text and 'name="password"' in text
+        api = attacker.post("/api/v1/tokens", json={"username": "pm", "password": "demo"})
+        assert api.status_code == 429 and api.get_json()["code"] == "too-many-requests"
+        assert api.headers["Retry-After"] == refused.headers["Retry-After"]
+        waits.append(int(refused.headers["Retry-After"]))
+        clock[0] += waits[-1]
+        assert _failures(attacker, 1) == [401]
+    assert waits == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900], "doubling, at most 15 min"
+
+    owner = client_at(site, "10.0.0.10")
+    assert owner.post("/signin", data={"username": "pm", "password": "demo"}).status_code == 302
+    assert _failures(client_at(site, "10.0.0.9"), 1, "pm2") == [401], "only that pair waits"
+    clock[0] += 24 * 3600
+    assert _failures(attacker, 3) == [401] * 3, "forgotten a day after the last failure"
+    assert site.size() == size, "failed sign-ins are not ledger facts"
 
 
-def test_failures_leave_the_window(site: Site) -> None:
+def test_the_count_is_shared_by_workers_and_cleared_by_a_success(
+        site: Site, tmp_path: Path, clock: list[float]) -> None:
+    other_worker = make_app(site.app.config["LEDGER_DB"], tmp_path)
+    try:
+        a, b = site.app.test_client(), other_worker.test_client()
+        assert _failures(a, 2) + _failures(b, 1) == [401] * 3
+        assert _failures(a, 1) == [429], "the other worker's failure counted"
+        clock[0] += 1
+        assert b.post("/signin", data={"username": "pm", "password": "demo"}).status_code == 302
+        assert _failures(b, 3) == [401] * 3, "the success cleared the count"
+        assert _failures(a, 1) == [429]
+    finally:
+        close_ledger(other_worker)
+
+
+def test_an_office_behind_one_address_is_not_blocked_by_its_typos(site: Site, clock: list[float]) -> None:
+    office = client_at(site, "10.0.0.9")
+    for i in range(30):  # thirty people mistyping twice each in a few minutes
+        assert _failures(office, 2, f"person{i}") == [401, 401]
+        clock[0] += 5
+    assert office.post("/signin", data={"username": "auditor", "password": "demo"}).status_code == 302
+
+
+def test_spraying_from_one_address_meets_its_cap(site: Site, clock: list[float]) -> None:
+    sprayer = client_at(site, "10.0.0.66")
+    for i in range(100):
+        assert _failures(sprayer, 1, f"guess{i}") == [401]
+        clock[0] += 1
+    refused = sprayer.post("/signin", data={"username": "auditor", "password": "demo"})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) == 900 - 100
+    assert "from this address" in refused.get_data(as_text=True)
+    assert client_at(site, "10.0.0.67").post(
+        "/signin", data={"username": "auditor", "password": "demo"}).status_code == 302
+    clock[0] += 900 - 100
+    assert _failures(sprayer, 1, "guess-again") == [401], "the oldest failures left the window"
+
+
+def test_behind_a_loopback_proxy_each_client_counts_by_its_forwarded_address(
+        site: Site, clock: list[float]) -> None:
+    def attempt(peer: str, forwarded: str, password: str = "wrong") -> int:
+        return client_at(site, peer).post(
+            "/signin", data={"username": "pm", "password": password},
+            headers={"X-Forwarded-For": forwarded}).status_code
+
+    assert [attempt("127.0.0.1", "198.51.100.7") for _ in range(4)] == [401] * 3 + [429]
+    assert attempt("127.0.0.1", "203.0.113.5, 198.51.100.8", "demo") == 302
+    # A peer that is no loopback proxy cannot choose its address by the header.
+    assert [attempt("192.0.2.1", f"198.51.100.{i}") for i in range(4)] == [401] * 3 + [429]
+
+
+def test_the_throttle_rules(site: Site) -> None:
     from web.ledger_access import get_pmo
 
-    guard = LoginThrottle(get_pmo(site.app), Limits(per_username=2, per_address=10, window=60))
+    assert Limits() == Limits(free_failures=3, backoff=1, max_backoff=900, memory=86400,
+                              per_address=100, address_window=900), "the README states these"
+    guard = LoginThrottle(get_pmo(site.app), Limits(free_failures=2, backoff=10, max_backoff=60,
+                                                    memory=3600, per_address=4, address_window=100))
     guard.ensure_table()
     guard.failed("Ann", "10.1.1.1", now=1000.0)
-    guard.failed("ann ", "10.1.1.2", now=1010.0)
-    assert guard.wait("ANN", "10.1.1.3", now=1020.0) == 40  # until the first leaves the window
-    assert guard.wait("ann", "10.1.1.3", now=1061.0) == 0
+    assert guard.wait("ann ", "10.1.1.1", now=1000.0) == 0
+    guard.failed("ann ", "10.1.1.1", now=1010.0)
+    assert guard.wait("ANN", "10.1.1.1", now=1010.0) == 10  # the username, case and spaces aside
+    assert guard.wait("ann", "10.1.1.2", now=1010.0) == 0, "another address: no wait"
+    guard.failed("ann", "10.1.1.1", now=1020.0)
+    assert guard.wait("ann", "10.1.1.1", now=1025.0) == 15  # 20 s after the third failure
+    guard.failed("ann", "10.1.1.1", now=1040.0)
+    guard.failed("ann", "10.1.1.1", now=1080.0)
+    assert guard.wait("ann", "10.1.1.1", now=1080.0) == 60  # 80 capped at 60
+    assert guard.wait("ann", "10.1.1.1", now=1080.0 + 3600) == 0, "forgotten after `memory`"
+    # The address's cap: failures for any username count towards it, within its window.
+    assert guard.wait("bob", "10.1.1.1", now=1085.0) == 25  # until the one at 1010 is 100 s old
+    assert guard.wait("bob", "10.1.1.1", now=1110.0) == 0
+    assert guard.wait("ann", "10.1.1.1", now=1120.0) == 20
+    guard.succeeded("ann", "10.1.1.1")
+    assert guard.wait("ann", "10.1.1.1", now=1120.0) == 0, "a success clears its pair"
+    assert guard.wait("bob", "10.1.1.1", now=1085.0) == 25, "but not the address's count"
+    # IPv6 clients count by their /64.
+    for i in range(4):
+        guard.failed(f"u{i}", f"2001:db8:1:2::{i + 1}", now=2000.0)
+    assert guard.wait("v", "2001:db8:1:2:ffff::9", now=2001.0) == 99
+    assert guard.wait("v", "2001:db8:1:3::1", now=2001.0) == 0
 
 
 # Sign-in timing (issue 17 item 6) ------------------------------------------------------------
@@ -356,7 +431,9 @@ def test_the_real_server_headers_cookies_413_429_and_no_secrets_anywhere(tmp_pat
 
         wrong = [server.request("POST", "/api/v1/tokens", json_body={
             "username": "sponsor", "password": f"guess-{i}"}).status for i in range(6)]
-        assert wrong == [401] * 5 + [429], "counted in the database, whichever worker answers"
+        # Three free failures, then a back-off of 1 s, 2 s, 4 s: counted in the database,
+        # whichever worker answers.
+        assert wrong[:3] == [401] * 3 and 429 in wrong[3:], wrong
 
         secret_query = "tok-" + "q" * 40
         server.request("GET", f"/signin?next=/&token={secret_query}")
