@@ -1,7 +1,8 @@
 """Browser-facing hardening: the session cookie's flags and the security headers of every
 response, set in one place.
 
-    install(app)    # in create_app: the session interface and one after_request hook
+    install(app)    # in create_app: the session interface, the same-origin check of form
+                    # posts and one after_request hook
 
 - The session cookie is HttpOnly and SameSite=Lax always, and Secure when the request came
   over HTTPS (directly, or through a proxy gunicorn trusts to say so with
@@ -20,6 +21,14 @@ response, set in one place.
   CSRF token; none of it belongs in a shared or back-button cache.
 - Referrer-Policy is same-origin, not no-referrer: Flask-WTF checks the Referer of forms
   posted over HTTPS.
+- A state-changing form post (POST, PUT, PATCH, DELETE outside /api/) must come from this
+  site: its Origin header, or without one its Referer, must be this server's own origin,
+  the request's scheme (https when it came over HTTPS, including through a loopback proxy
+  sending X-Forwarded-Proto, or whenever SECURE_COOKIES says a TLS proxy is in front) and
+  its Host. Anything else, "null" included, is refused with 403 before the view runs, even
+  with a valid CSRF token. A request with neither header (no browser sends a form without
+  them) is left to the CSRF token. The API is not concerned: it takes bearer tokens, never
+  cookies, so another site's page gains nothing by posting to it.
 """
 
 from __future__ import annotations
@@ -27,8 +36,9 @@ from __future__ import annotations
 import os
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, abort, current_app, g, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 
 SECURE_COOKIES_ENV = "PMO_LEDGER_SECURE_COOKIES"
@@ -66,6 +76,41 @@ class LedgerSessionInterface(SecureCookieSessionInterface):
         return bool(configured or (has_request_context() and request.is_secure))
 
 
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+API_PREFIX = "/api/"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+CROSS_SITE = ("this form was sent from another site (its Origin or Referer is not this "
+              "server), so it is refused; nothing was recorded")
+
+
+def same_origin(url: str) -> bool:
+    """Whether `url` (an Origin or Referer) is of this server's own origin."""
+    try:
+        theirs = urlsplit(url.strip())
+        mine = urlsplit(f"//{request.host}")
+        their_port, my_port = theirs.port, mine.port
+    except ValueError:
+        return False
+    schemes = {request.scheme}
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        schemes.add("https")  # behind a TLS proxy that does not say so (SECURE_COOKIES)
+    scheme = theirs.scheme.lower()
+    if scheme not in schemes or not theirs.hostname or not mine.hostname:
+        return False
+    default = DEFAULT_PORTS[scheme]
+    return theirs.hostname == mine.hostname and (their_port or default) == (my_port or default)
+
+
+def _refuse_cross_site_forms() -> None:
+    if request.method not in STATE_CHANGING or request.path.startswith(API_PREFIX):
+        return
+    origin = request.headers.get("Origin")
+    if origin is None:
+        origin = request.headers.get("Referer")
+    if origin is not None and not same_origin(origin):
+        abort(403, description=CROSS_SITE)
+
+
 def csp_nonce() -> str:
     """This request's script nonce (made on first use)."""
     if "csp_nonce" not in g:
@@ -95,6 +140,7 @@ def install(app: Flask) -> None:
     if forced:
         app.config["SESSION_COOKIE_SECURE"] = True
     app.session_interface = LedgerSessionInterface()
+    app.before_request(_refuse_cross_site_forms)
     app.after_request(_headers)
 
     @app.context_processor

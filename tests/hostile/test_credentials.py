@@ -6,7 +6,8 @@ acts as that person, so it cannot do what only its bearer's victim may (403). A 
 cookie is no API credential (the API is exempt from CSRF because of that).
 
 Forms: a POST without the CSRF token, with another session's token, or with a token
-replayed after signing out -> refused (400), nothing written.
+replayed after signing out -> refused (400), nothing written. A POST with a valid token
+whose Origin (or, without one, Referer) is another site's -> refused (403), nothing written.
 
 A token lasts 90 days unless asked for 1 to 365 (`days`); a request for more or less is 422
 and issues nothing.
@@ -20,6 +21,7 @@ import pytest
 
 from tests.domain.helpers import CODE, PW
 from tests.hostile.conftest import PASSWORD, Hostile, csrf_token, error_body
+from tests.hostile.conftest import TOKEN_FIELD as TOKEN
 
 P = f"projects/{CODE}"
 INVOICE = {"line": "HW-01", "amount": "10.00", "vendor": "Acme", "invoice_number": "CR-9",
@@ -195,6 +197,74 @@ def test_the_sign_in_form_itself_needs_its_token(hostile: Hostile) -> None:
     response = client.post("/signin", data={"username": "pm", "password": "x"})
     assert response.status_code in (400, 403)
     assert client.get(FORM).status_code == 302  # still signed out
+
+
+# Origin (issue 17 item 17) ----------------------------------------------------------------
+
+CROSS_SITE = [
+    {"Origin": "https://evil.example"},
+    {"Origin": "null"},  # a sandboxed frame, a data: URL
+    {"Origin": "http://localhost.evil.example"},
+    {"Origin": "https://localhost"},  # another scheme is another origin
+    {"Origin": "http://localhost:8080"},
+    {"Referer": "https://evil.example/form.html"},  # no Origin: the Referer decides
+    {"Referer": "http://localhost.evil.example/"},
+]
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE, ids=lambda h: " ".join(h.values()))
+def test_a_form_posted_from_another_origin_is_refused_even_with_a_valid_token(
+        hostile: Hostile, headers: dict[str, str]) -> None:
+    client = hostile.sign_in("pm")
+    before = hostile.size()
+    response = client.post(FORM, headers=headers,
+                           data={**RISK, "csrf_token": csrf_token(client, FORM)})
+    assert response.status_code == 403, response.status_code
+    assert "nothing was recorded" in response.get_data(as_text=True)
+    assert hostile.size() == before
+    # Nor can another site sign a person in or out.
+    signed_out = client.post("/signout", headers=headers,
+                             data={"csrf_token": csrf_token(client, FORM)})
+    assert signed_out.status_code == 403 and client.get(FORM).status_code == 200
+    anonymous = hostile.app.test_client()
+    signed_in = anonymous.post("/signin", headers=headers, data={
+        "username": "pm", "password": PASSWORD, "csrf_token": csrf_token(anonymous, "/signin")})
+    assert signed_in.status_code == 403 and anonymous.get(FORM).status_code == 302
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "http://localhost"}, {"Origin": "HTTP://LOCALHOST:80"},
+    {"Referer": f"http://localhost/{P}"}, {},  # neither: a client that is no browser
+], ids=["origin", "origin-default-port", "referer", "neither"])
+def test_a_form_posted_from_this_origin_is_accepted(hostile: Hostile, headers: dict[str, str]) -> None:
+    client = hostile.sign_in("pm")
+    before = hostile.size()
+    response = client.post(FORM, headers=headers,
+                           data={**RISK, "csrf_token": csrf_token(client, FORM)})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    assert hostile.size() == before + 1
+
+
+def test_over_https_this_origin_is_https(hostile: Hostile) -> None:
+    """Over HTTPS (directly, or as gunicorn reports it for a loopback proxy sending
+    X-Forwarded-Proto: https) the origin is https://<the request's host>."""
+    site = "https://pmo.example.org"
+    for origin, status in ((site, 302), ("http://pmo.example.org", 403)):
+        client = hostile.app.test_client()
+        response = client.get("/signin", base_url=site)
+        token = TOKEN.search(response.get_data(as_text=True))[1]  # type: ignore[index]
+        response = client.post("/signin", base_url=site,
+                               headers={"Origin": origin, "Referer": f"{site}/signin"},
+                               data={"username": "pm", "password": PASSWORD, "csrf_token": token})
+        assert response.status_code == status, (origin, response.status_code)
+
+
+def test_an_api_request_from_another_origin_is_no_form_post(hostile: Hostile) -> None:
+    before = hostile.size()
+    response = hostile.api("POST", f"{P}/risks", "pm", json_body=RISK,
+                           headers={"Origin": "https://evil.example"})
+    assert response.status_code == 201, response.get_json()
+    assert hostile.size() == before + 1
 
 
 def test_the_log_verifies(hostile: Hostile) -> None:

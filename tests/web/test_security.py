@@ -120,6 +120,22 @@ def test_the_session_cookie_is_httponly_lax_and_secure_over_https(
         close_ledger(forced)
 
 
+def test_behind_a_tls_proxy_that_does_not_say_so_secure_cookies_make_https_this_origin(
+        site: Site, tmp_path: Path) -> None:
+    """`serve --secure-cookies` is for a TLS proxy that does not forward the scheme: the
+    request arrives as http, the browser's Origin is https; both are this site."""
+    form = {"username": "pm", "password": "demo"}
+    https = {"Origin": "https://localhost"}
+    assert site.app.test_client().post("/signin", data=form, headers=https).status_code == 403
+    behind_tls = make_app(site.app.config["LEDGER_DB"], tmp_path, SECURE_COOKIES=True)
+    try:
+        client = behind_tls.test_client()
+        assert client.post("/signin", data=form, headers=https).status_code == 302
+        assert client.post("/signin", data=form, headers={"Origin": "https://evil.example"}).status_code == 403
+    finally:
+        close_ledger(behind_tls)
+
+
 @pytest.fixture
 def small_limit_site(site: Site, tmp_path: Path) -> Site:
     app = make_app(site.app.config["LEDGER_DB"], tmp_path, MAX_CONTENT_LENGTH=64 * 1024)
