@@ -834,6 +834,27 @@ class VerifyReportSchema(Schema):
     workers = fields.Integer()
 
 
+class VerifyJobSchema(Schema):
+    """A verification run in the background (GET /api/v1/ledger/verify starts or joins one)."""
+
+    id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["running", "done", "failed"]),
+                           metadata={"description": "running; done (the report is here); or "
+                                                    "failed (see error; ask again to start another)"})
+    size = fields.Integer(required=True, metadata={
+        "description": "the log's size (its head position) the run verifies"})
+    head = fields.String(required=True, metadata={"description": "the chain head hash there (hex)"})
+    done = fields.Integer(required=True, metadata={"description": "events checked so far"})
+    total = fields.Integer(required=True)
+    percent = fields.Integer(required=True)
+    started_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    ok = fields.Boolean(required=True, allow_none=True,
+                        metadata={"description": "the report's verdict once done"})
+    error = fields.String(required=True, allow_none=True)
+    report = fields.Nested(VerifyReportSchema, required=True, allow_none=True)
+
+
 class CheckpointSchema(Schema):
     note = fields.String(metadata={"description": "the C2SP signed note, verbatim"})
     origin = fields.String()

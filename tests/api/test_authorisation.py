@@ -116,6 +116,8 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/queue", "queue", EVERYONE),
     Endpoint("GET", "/api/v1/compliance/findings", "compliance/findings", OVERSIGHT),
     Endpoint("GET", "/api/v1/ledger/verify", "ledger/verify", OVERSIGHT),
+    Endpoint("GET", "/api/v1/ledger/verify/jobs/{job_id}", "ledger/verify/jobs/000000000000",
+             OVERSIGHT, succeeds=False),
     Endpoint("GET", "/api/v1/ledger/checkpoint", "ledger/checkpoint", OVERSIGHT),
     Endpoint("GET", "/api/v1/ledger/events", "ledger/events", OVERSIGHT),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tests.api.conftest import PASSWORD, ApiClient, refused
+from tests.api.verifying import verification
 
 NEW = "IT-2026-020"
 CHARTER = {
@@ -341,7 +342,7 @@ def test_compliance_findings(api: ApiClient) -> None:
 
 
 def test_ledger_verify_checkpoint_and_events(api: ApiClient) -> None:
-    report = api.get("ledger/verify", "auditor").get_json()
+    report = verification(api.client, api.headers("auditor")).get_json()
     assert report["ok"] is True and report["events"] == api.size() and report["faults"] == []
     assert report["checkpoints_checked"] == 1
     cp = api.get("ledger/checkpoint", "auditor").get_json()

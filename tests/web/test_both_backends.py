@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from domain.services import PMOApplication
 from ledger.application import init_ledger, ledger_size
 from ledger.keys import PASSPHRASE_ENV
+from tests.api.verifying import verification
 from tests.domain.helpers import FAST_HASH, enrol_cast
 from web.app import create_app
 
@@ -67,7 +68,7 @@ def test_the_same_journey_on_each_backend(client: FlaskClient, backend_url: str)
     budget = client.get(f"{base}/budget", headers=fiscal).get_json()
     assert "1250.00" in str(budget) and "3750.00" in str(budget), budget
 
-    verified = client.get("/api/v1/ledger/verify", headers=auditor).get_json()
+    verified = verification(client, auditor).get_json()
     assert verified["ok"] is True and verified["events"] == ledger_size(backend_url)
 
     signin = client.post("/signin", data={"username": "fiscal", "password": PASSWORD})

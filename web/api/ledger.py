@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app, url_for
 
 from domain.common import ROLES
 from domain.errors import NotFoundError
 from ledger.checkpoint import parse as parse_checkpoint
-from ledger.verify import verify_database
 from web import schemas as s
+from web import verify_jobs
 from web.api.common import (
+    bearer_token,
     current_actor,
     current_username,
     jsonable,
@@ -22,7 +25,7 @@ from web.api.common import (
 )
 from web.api.parsing import Blueprint
 from web.auth import check_password
-from web.errors import Unauthorised
+from web.errors import TooManyAttempts, Unauthorised
 from web.ledger_access import get_aggregates, get_read_models, passphrase
 
 tokens = Blueprint("api_tokens", __name__, url_prefix="/api/v1/tokens",
@@ -88,13 +91,68 @@ def findings(query: dict[str, Any]) -> Any:
     return get_read_models().findings(query.get("project"))
 
 
+class VerifyTooSoon(TooManyAttempts):
+    """A token asked for a new verification run too soon after its last (429)."""
+
+    def __init__(self, retry_after: float, interval: float) -> None:
+        super().__init__(math.ceil(retry_after))
+        self.message = (f"this token started a verification run less than {interval:.0f} s ago; "
+                        f"ask again in {self.retry_after} s (a run in progress, or a result for "
+                        "the current head, is answered at any time)")
+        self.args = (self.message,)
+
+
+_LOCATION = {"Location": {"description": "the run to poll: GET /api/v1/ledger/verify/jobs/{job_id}",
+                          "schema": {"type": "string"}}}
+_RETRY_AFTER = {"Retry-After": {"description": "seconds until this token may start a new run",
+                                "schema": {"type": "integer"}}}
+
+
 @oversight.route("/ledger/verify")
 @_errors(oversight, 401, 403)
-@oversight.response(200, s.VerifyReportSchema)
+@oversight.alt_response(429, schema=s.ErrorSchema, headers=_RETRY_AFTER,
+                        description="this token started a run less than VERIFY_START_INTERVAL "
+                                    "(default 60) seconds ago")
+@oversight.alt_response(202, schema=s.VerifyJobSchema, headers=_LOCATION, success=True,
+                        description="a run is in progress (started or joined): its progress; "
+                                    "poll Location, or ask again")
+@oversight.response(200, s.VerifyReportSchema,
+                    description="the report of a finished run for the current head")
 def verify() -> Any:
-    """Verify every signature, chain link and checkpoint; `ok` is true only when clean"""
+    """Verify every signature, chain link, checkpoint and stored snapshot (`ok`: clean)
+
+    Verification runs in the background, one run at a time: a request while one runs joins
+    it (202, with its progress and a Location to poll); a finished run for the current head
+    (log size and chain head hash) is answered from cache (200) for VERIFY_CACHE_SECONDS
+    (default an hour); otherwise the request starts a new run (202), which a token may do
+    once every VERIFY_START_INTERVAL seconds (default 60; else 429 with Retry-After)."""
+    username = require_oversight()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    interval = float(app.config.get("VERIFY_START_INTERVAL", verify_jobs.START_INTERVAL))
+    token = bearer_token() or ""
+    try:
+        run = verify_jobs.request(app, started_by=username, interval=interval,
+                                  starter="token:" + hashlib.sha256(token.encode()).hexdigest())
+    except verify_jobs.TooSoon as e:
+        raise VerifyTooSoon(e.retry_after, e.interval) from None
+    if run.status == "done" and (run.size, run.head) == verify_jobs.current_head(pmo()):
+        return run.report
+    location = url_for("api_ledger.verify_job", job_id=run.id)
+    body = s.VerifyJobSchema().dump(run.job())
+    return Response(json.dumps(body), status=202, mimetype="application/json",
+                    headers={"Location": location})
+
+
+@oversight.route("/ledger/verify/jobs/<job_id>")
+@_errors(oversight, 401, 403, 404)
+@oversight.response(200, s.VerifyJobSchema)
+def verify_job(job_id: str) -> Any:
+    """A verification run: its progress, then its report (or why it failed)"""
     require_oversight()
-    return verify_database(pmo(), workers=1).as_dict()
+    run = verify_jobs.get(current_app._get_current_object(), job_id)  # type: ignore[attr-defined]
+    if run is None:
+        raise NotFoundError(f"no verification run {job_id} (finished runs are kept a week)")
+    return run.job()
 
 
 @oversight.route("/ledger/checkpoint")
