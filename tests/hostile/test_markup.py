@@ -252,3 +252,21 @@ def test_safe_cell_leaves_numbers_and_plain_text_alone() -> None:
 
 def test_the_log_still_verifies(hostile: Hostile, recorded: dict[str, Any]) -> None:
     assert hostile.size() > hostile.start and hostile.verified()
+
+
+def test_a_formula_after_a_separator_is_neutralised_and_every_cell_quoted() -> None:
+    """Issue 17 item 8: `x;=cmd|' /C calc'!A0` and `x\\t=1+2` were written unquoted, and a
+    spreadsheet splitting on `;` or tab starts a formula cell inside them."""
+    import csv
+    import io
+
+    from web.csv_safe import csv_writer, safe_cell
+
+    assert safe_cell("x;=cmd|' /C calc'!A0") == "x;'=cmd|' /C calc'!A0"
+    assert safe_cell("x\t=1+2") == "x\t'=1+2"
+    assert safe_cell("a, -b") == "a, '-b"
+    assert safe_cell("Servers; racks") == "Servers; racks"
+    out = io.StringIO()
+    csv_writer(out).writerow([safe_cell("x;=cmd"), safe_cell("1250.00"), "plain"])
+    assert out.getvalue() == '"x;\'=cmd","1250.00","plain"\n'
+    assert next(csv.reader(io.StringIO(out.getvalue()))) == ["x;'=cmd", "1250.00", "plain"]

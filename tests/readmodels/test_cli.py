@@ -83,7 +83,7 @@ def test_replay_by_position_and_by_instant(ledger: World) -> None:
     table = run(ledger, "replay", CODE, "--as-of", datetime.now(UTC).isoformat())
     assert table.exit_code == 0 and "Budget by line" in table.stdout
     lines = run(ledger, "replay", CODE, "--as-of", "2999-01-01", "--format", "csv")
-    assert lines.stdout.startswith("project,line,")
+    assert lines.stdout.startswith('"project","line",')  # every cell quoted (CSV injection)
 
 
 def test_compliance_and_projections(ledger: World) -> None:

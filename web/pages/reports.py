@@ -4,7 +4,6 @@ available" left empty)."""
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Any
 
@@ -12,7 +11,7 @@ from flask import Blueprint, Response, render_template, request
 
 from domain.readmodels.views import cents
 from web.auth import requires
-from web.csv_safe import safe_cell
+from web.csv_safe import csv_writer, safe_cell
 from web.ledger_access import get_read_models
 from web.pages.common import business_date
 
@@ -26,7 +25,7 @@ BUDGET = ("project", "line", "name", "category", "original", "transferred", "cr_
 
 def _csv(rows: list[dict[str, Any]], columns: tuple[str, ...], filename: str) -> Response:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(columns)
     for row in rows:
         writer.writerow("" if row.get(c) is None else safe_cell(str(row[c])) for c in columns)
