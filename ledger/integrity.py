@@ -48,6 +48,7 @@ import math
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -562,35 +563,11 @@ class IntegrityMonitor:
                 return
             self.inline_limit = INLINE_LIMIT
             self._background = threading.Thread(
-                target=self._run_background, args=(float(sweep_seconds), float(full_seconds)),
+                target=_run_background,
+                args=(weakref.ref(self), getattr(self.app, "closing", None) or threading.Event(),
+                      float(sweep_seconds), float(full_seconds)),
                 name="pmo-ledger-integrity", daemon=True)
             self._background.start()
-
-    def _run_background(self, sweep_seconds: float, full_seconds: float) -> None:
-        closing = getattr(self.app, "closing", None) or threading.Event()
-        now = time.monotonic()
-        next_full = now + min(full_seconds, FIRST_FULL_DELAY) if full_seconds > 0 else math.inf
-        tick = sweep_seconds if sweep_seconds > 0 else POLL_SECONDS
-        reader = None
-        try:
-            while not closing.is_set():
-                try:
-                    if self._started:  # (a request starts the monitor up)
-                        reader = reader or self._open_reader()
-                        if sweep_seconds > 0:
-                            self.sweep(pause=SWEEP_PAUSE, stop=closing, reader=reader)
-                        if time.monotonic() >= next_full:
-                            next_full = time.monotonic() + self._full_if_free(full_seconds, reader)
-                except Exception as e:  # noqa: BLE001 - a check that could not run is no fault
-                    if closing.is_set():
-                        return
-                    log.warning("integrity check could not run: %s: %s", type(e).__name__, e)
-                wait = min(tick, max(0.0, next_full - time.monotonic()))
-                if closing.wait(max(0.05, wait)):
-                    return
-        finally:
-            if reader is not None:
-                reader.close()
 
     def _open_reader(self) -> Any:
         from ledger.application import open_ledger
@@ -608,6 +585,39 @@ class IntegrityMonitor:
         log.info("full verification: %s (%d events, %.1fs)",
                  "clean" if report.ok else f"{len(report.faults)} fault(s)", report.events, report.seconds)
         return every
+
+
+def _run_background(ref: weakref.ref[IntegrityMonitor], closing: threading.Event,
+                    sweep_seconds: float, full_seconds: float) -> None:
+    """The background thread's life (`IntegrityMonitor.start_background`). It holds its
+    monitor only weakly between rounds: an application dropped without being closed (a
+    test's) takes its thread with it."""
+    next_full = time.monotonic() + min(full_seconds, FIRST_FULL_DELAY) if full_seconds > 0 else math.inf
+    tick = sweep_seconds if sweep_seconds > 0 else POLL_SECONDS
+    reader = None
+    try:
+        while not closing.is_set():
+            monitor = ref()
+            if monitor is None:
+                return
+            try:
+                if monitor._started:  # (a request starts the monitor up)
+                    reader = reader or monitor._open_reader()
+                    if sweep_seconds > 0:
+                        monitor.sweep(pause=SWEEP_PAUSE, stop=closing, reader=reader)
+                    if time.monotonic() >= next_full:
+                        next_full = time.monotonic() + monitor._full_if_free(full_seconds, reader)
+            except Exception as e:  # noqa: BLE001 - a check that could not run is no fault
+                if closing.is_set():
+                    return
+                log.warning("integrity check could not run: %s: %s", type(e).__name__, e)
+            del monitor
+            wait = min(tick, max(0.0, next_full - time.monotonic()))
+            if closing.wait(max(0.05, wait)):
+                return
+    finally:
+        if reader is not None:
+            reader.close()
 
 
 def _links_hold(rows: Sequence[ChainRow], lo: int, hi: int, previous: bytes) -> bool:
