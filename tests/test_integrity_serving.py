@@ -276,7 +276,7 @@ def test_a_fault_the_snapshot_loader_reports_is_shown_and_refuses_writes(make_we
     pm = web.client("pm")
     assert banner_position(pm.get("/").data) is None
     pmo = get_pmo(web.app)
-    pmo.integrity_faults = [Fault(7, None, None, "snapshot-mismatch", "a forged snapshot was dropped")]
+    pmo.integrity_faults.add(Fault(7, None, None, "snapshot-mismatch", "a forged snapshot was dropped"))
     assert banner_position(pm.get("/").data) == 7
     refused = web.app.test_client().post(f"/api/v1/projects/{CODE}/budget-lines", headers=web.token("pm"),
                                          json={"line": "SW-01", "category": "software", "amount": "5.00"})
