@@ -282,6 +282,16 @@ def test_a_fault_the_snapshot_loader_reports_is_shown_and_refuses_writes(make_we
                                          json={"line": "SW-01", "category": "software", "amount": "5.00"})
     assert refused.status_code == 503 and refused.get_json()["code"] == "ledger-fault"
     assert refused.headers["Ledger-Integrity"] == "fault; position=7"
+    # Signing in, and revoking a token (a stolen one, say), still work: neither writes
+    # to the log.
+    api = web.app.test_client()
+    issued = api.post("/api/v1/tokens", json={"username": "fiscal", "password": PASSWORD})
+    assert issued.status_code == 201, issued.get_json()
+    size = web.size()
+    revoked = api.delete(f"/api/v1/tokens/{issued.get_json()['token_id']}",
+                         headers={"Authorization": f"Bearer {issued.get_json()['token']}"})
+    assert revoked.status_code == 204, revoked.get_data(as_text=True)
+    assert web.size() == size
 
 
 # Start-up: from the remembered position, then the background checks ----------------------------

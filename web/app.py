@@ -89,8 +89,10 @@ def _register_api(app: Flask) -> None:
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Writes to nothing in the log: signing in and out (the API's bearer tokens are its
-# sign-in), and starting a verification run, which is how an auditor looks into a fault.
-STILL_ALLOWED = frozenset({"auth.sign_in", "auth.sign_out", "api_tokens.issue_token", "audit.verify"})
+# sign-in, and revoking one -- a stolen token, say -- its sign-out), and starting a
+# verification run, which is how an auditor looks into a fault.
+STILL_ALLOWED = frozenset({"auth.sign_in", "auth.sign_out", "api_tokens.issue_token",
+                           "api_tokens.revoke_token", "tokens.revoke", "audit.verify"})
 INTEGRITY_HEADER = "Ledger-Integrity"
 
 
