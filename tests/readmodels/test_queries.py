@@ -11,6 +11,7 @@ import pytest
 from domain.common import Who
 from domain.errors import NotFoundError, ValidationError
 from domain.readmodels import ReadModels
+from domain.readmodels.runner import IntegrityFaultError
 from tests.domain.helpers import PW, World
 from tests.readmodels.support import NOW, FakeEvaluator, models_for
 from tests.support import record_directly
@@ -92,7 +93,9 @@ def test_the_audit_trail_per_field_old_new_who_when_why(world: World) -> None:
         models.audit_trail("IT-2099-001")
 
 
-def test_an_act_signed_with_a_revoked_key_shows_in_the_key_status(world: World) -> None:
+def test_an_act_signed_with_a_revoked_key_never_enters_the_read_models(world: World) -> None:
+    """It used to be projected with key_status "revoked-key"; a position that fails its
+    check is now a fault the read models stop before (issue 16), and say so."""
     code = world.baseline()
     old = world.pm.signer
     world.app.reissue_key(world.admin, "pm", passphrase=PW, reason="laptop stolen")
@@ -100,10 +103,12 @@ def test_an_act_signed_with_a_revoked_key_shows_in_the_key_status(world: World) 
     project.raise_risk(title="Stolen laptop", probability=5, impact=5, owner="pm",
                        mitigation="reissue", description="", by=Who("pm", "Pat Manager", ("pm",)))
     record_directly(world.app, project, old)  # behind the services' back
-    models = models_for(world.app)
-    (risk,) = {a.position: a for a in models.audit_trail(code, "risks")}.values()
-    assert risk.key_status == "revoked-key"
-    assert models.audit_trail(code, "charter.title")[0].key_status == "valid"
+    forged = world.app.size()
+    with pytest.raises(IntegrityFaultError, match=f"position {forged} \\(revoked-key\\)"):
+        models_for(world.app).audit_trail(code, "risks")
+    stopped = models_for(world.app, on_fault="stop")
+    assert stopped.audit_trail(code, "risks") == []
+    assert stopped.audit_trail(code, "charter.title")[0].key_status == "valid"
 
 
 def test_budget_by_line_and_portfolio_summary(world: World) -> None:
