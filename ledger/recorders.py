@@ -913,9 +913,18 @@ class SealedSnapshots:
 
     def ensure_tables(self) -> None:
         """Create the snapshots and seals tables where either is missing (a ledger made
-        before snapshots were sealed); reads only, when both are there."""
+        before snapshots were sealed); reads only, when both are there.
+
+        The snapshots of a ledger made before seals are unsealed derived data that can
+        never be used: they are removed when the seals table is made (the events are the
+        record; sealed snapshots are taken again as the log grows), so that verification
+        does not report each of them as a fault for ever after the upgrade."""
         if not self._tables_present():
             self.create_table()  # type: ignore[attr-defined]
+            self._discard_unsealed()
+
+    def _discard_unsealed(self) -> None:
+        raise NotImplementedError
 
     def _tables_present(self) -> bool:
         raise NotImplementedError
@@ -965,6 +974,10 @@ class SealedSQLiteSnapshotRecorder(SealedSnapshots, SQLiteAggregateRecorder):
                       "ORDER BY originator_id, originator_version")
             return [(canonical_id(r[0]), int(r[1])) for r in c.fetchall()]
 
+    def _discard_unsealed(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"DELETE FROM {self.events_table_name}")  # the seals table is new: none is sealed
+
     def _tables_present(self) -> bool:
         with self.datastore.transaction(commit=False) as c:
             c.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
@@ -1006,6 +1019,15 @@ class SealedPostgresSnapshotRecorder(SealedSnapshots, PostgresAggregateRecorder)
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(sql)
             return [(canonical_id(r[0]), int(r[1])) for r in curs.fetchall()]
+
+    def _discard_unsealed(self) -> None:
+        from psycopg.sql import SQL, Identifier
+
+        # The seals table is new: none of the snapshots is sealed.
+        sql = SQL("DELETE FROM {}.{}").format(Identifier(self.datastore.schema),
+                                              Identifier(self.events_table_name))
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            curs.execute(sql)
 
     def _tables_present(self) -> bool:
         schema = self.datastore.schema

@@ -335,16 +335,19 @@ def test_a_process_without_the_root_key_takes_no_snapshots(world, fresh, monkeyp
     assert check_snapshots(keyed) == []
 
 
-def test_a_ledger_made_before_seals_gets_the_tables_and_its_snapshots_are_unsealed(world, fresh):
+def test_a_ledger_made_before_seals_gets_the_tables_and_its_unsealed_snapshots_go(world, fresh):
+    """Opening a ledger made before seals makes the seals table and removes the snapshots,
+    which are unsealed derived data that could never be used (the events are the record):
+    after the upgrade, verification does not report every one of them for ever."""
     app = world.app
     pid = project_id(CODE)
-    v = snap(app, pid)
+    snap(app, pid)
     app.recorder.execute(f"DROP TABLE {seals_table(app)}")
 
-    other = fresh()  # the seals table is made again, empty
+    other = fresh()  # the seals table is made again, empty, and the snapshots go
+    assert app.recorder.fetch(f"SELECT COUNT(*) FROM {snapshots_table(app)}")[0][0] == 0
     assert other.project(CODE) == replayed(other, pid)
-    assert [(f.originator_id, f.version, f.detail) for f in other.integrity_faults] == [(str(pid), v, "no seal")]
-    assert [(f.originator_id, f.version, f.detail) for f in check_snapshots(other)] == [(str(pid), v, "no seal")]
+    assert list(other.integrity_faults) == [] and check_snapshots(other) == []
     # Without a snapshots table at all, both are made when the ledger is opened.
     app.recorder.execute(f"DROP TABLE {seals_table(app)}")
     app.recorder.execute(f"DROP TABLE {snapshots_table(app)}")
