@@ -159,9 +159,8 @@ class LoginThrottle:
             self.recorder.execute(f"INSERT INTO {self.table} (subject, failed_at) VALUES (?, ?)",
                                   (subject, now))
         self.recorder.execute(
-            f"DELETE FROM {self.table} WHERE failed_at <= ? "
-            "OR (subject LIKE 'addr:%' AND failed_at <= ?)",
-            (now - self.limits.memory, now - self.limits.address_window))
+            f"DELETE FROM {self.table} WHERE failed_at <= ? OR (subject LIKE ? AND failed_at <= ?)",
+            (now - self.limits.memory, "addr:%", now - self.limits.address_window))
 
     def succeeded(self, username: str, address: str) -> None:
         pair, _ = self.subjects(username, address)

@@ -158,3 +158,44 @@ def test_signing_in_again_on_the_same_browser_replaces_its_session(site: Site) -
     replay.set_cookie("session", old)
     assert not signed_in(replay)
     assert signed_in(client)
+
+
+def test_sessions_and_the_sign_in_throttle_on_each_backend(
+        backend_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The side tables' SQL on SQLite and PostgreSQL alike (schema-qualified there)."""
+    from domain.services import PMOApplication
+    from ledger.application import init_ledger
+    from ledger.keys import PASSPHRASE_ENV
+    from tests.domain.helpers import FAST_HASH, enrol_cast
+
+    pw = "sessions-backends-passphrase"
+    monkeypatch.setenv(PASSPHRASE_ENV, pw)
+    monkeypatch.setattr(PMOApplication, "password_method", FAST_HASH)
+    ledger, root = init_ledger(backend_url, pw, app_class=PMOApplication)
+    try:
+        enrol_cast(ledger, root, passphrase=pw, password="demo", people=[("pm", "Pat", "pm")])
+    finally:
+        ledger.close()
+    app = make_app(backend_url, tmp_path)
+    site = Site(app, app.test_client())
+    try:
+        wrong = [site.client.post("/signin", data={"username": "pm", "password": "x"}).status_code
+                 for _ in range(4)]
+        assert wrong == [401] * 3 + [429]
+        assert "not counted" not in caplog.text
+        laptop = site.as_user("admin")
+        phone = site.as_user("admin")
+        copied = phone.get_cookie("session").value  # type: ignore[union-attr]
+        assert signed_in(laptop) and signed_in(phone)
+        site.pmo.set_password("admin", "changed")
+        assert not signed_in(laptop) and not signed_in(phone)
+        again = app.test_client()
+        assert again.post("/signin", data={"username": "admin", "password": "changed"}).status_code == 302
+        assert signed_in(again)
+        again.post("/signout")
+        thief = app.test_client()
+        thief.set_cookie("session", copied)
+        assert not signed_in(again) and not signed_in(thief)
+    finally:
+        close_ledger(app)
