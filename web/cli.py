@@ -235,6 +235,8 @@ def _prepare(app: Flask) -> None:
 
     from domain.demo import demo_present
     from domain.errors import DomainError
+    from ledger.integrity import monitor_for
+    from ledger.keys import usable_cpus
     from web.ledger_access import close_ledger, get_pmo, get_read_models
     from web.throttle import throttle
 
@@ -243,6 +245,9 @@ def _prepare(app: Flask) -> None:
         if not os.environ.get(PASSPHRASE_ENV) and demo_present(pmo):
             os.environ[PASSPHRASE_ENV] = DEMO_PASSPHRASE
             click.echo(f"DEMO ONLY: signing keys unlocked with the demo passphrase; set {PASSPHRASE_ENV}", err=True)
+        # Verified first (from the remembered position, else from 1 on every core), with
+        # progress, so that the read models' catch-up only projects what passed.
+        monitor_for(pmo).start(Progress("verifying"), workers=usable_cpus())
         get_read_models(app).catch_up(Progress("updating read models"))
         throttle(app)
     except (LedgerError, DomainError, PersistenceError) as e:
