@@ -148,10 +148,15 @@ def _build_read_models(url: str) -> None:
     from domain.readmodels import ReadModels
     from domain.services import PMOApplication
     from ledger.application import open_ledger
+    from ledger.integrity import monitor_for
+    from ledger.keys import usable_cpus
 
     app = None
     try:
         app = open_ledger(url, app_class=PMOApplication)
+        # The import verified the ledger once; the monitor remembers it from here on, on
+        # every core and with progress, so the rebuild projects only what passed.
+        monitor_for(app).start(Progress("verifying"), workers=usable_cpus())
         done = ReadModels(app).rebuild(Progress("building read models"))
     except (LedgerError, DomainError, PersistenceError) as e:
         _fail(f"the ledger was imported, but building its read models failed: {e}; "
@@ -182,6 +187,8 @@ def _with_pmo(db_url: str | None, work):  # noqa: ANN001, ANN202
 
     from domain.services import PMOApplication
     from ledger.application import open_ledger
+    from ledger.integrity import monitor_for
+    from ledger.keys import usable_cpus
 
     app = None
     try:
