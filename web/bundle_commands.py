@@ -187,8 +187,6 @@ def _with_pmo(db_url: str | None, work):  # noqa: ANN001, ANN202
 
     from domain.services import PMOApplication
     from ledger.application import open_ledger
-    from ledger.integrity import monitor_for
-    from ledger.keys import usable_cpus
 
     app = None
     try:
