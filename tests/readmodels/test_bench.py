@@ -30,7 +30,11 @@ def test_bench_reports_rebuild_against_raw_decoding_and_as_of(tmp_path: Path, pa
     assert ratios["rebuild_compliance"] == rates["rebuild_compliance"] / rates["raw_read_decode"]
     # The two parts' times split evenly over the rebuild's processes, against the baseline.
     best = result["seconds_best"]
-    assert set(best) == {"raw", "tables", "compliance", "all"}
+    assert set(best) == {"raw", "tables", "compliance", "all", "all_unchecked"}
+    # Issue 16: the rebuild gated by the integrity monitor against the same one unchecked.
+    integrity = result["integrity"]
+    assert integrity["rebuild_all_gated_vs_unchecked"] == best["all_unchecked"] / best["all"]
+    assert 0 < integrity["resume_start_seconds"] < 1
     assert rates["rebuild_compliance"] == result["events"] / best["compliance"]
     assert ratios["rebuild_parts_split_evenly"] == pytest.approx(
         best["raw"] * result["rebuild_all_processes"] / (best["tables"] + best["compliance"]))
