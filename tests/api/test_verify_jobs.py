@@ -156,8 +156,11 @@ def test_eight_concurrent_verifications_run_once_and_a_budget_read_stays_fast(
     assert job["status"] == "done" and job["report"]["ok"] is True, job
     assert runs.count == 1, runs.threads
     assert runs.threads[0].startswith("verify-"), "never on a request thread"
-    assert answered < one / 4, "the verify requests answered at once, not after verifying"
-    assert busy < one / 5, (busy, one)
+    # Before the fix every answer came after a verification of its own and the read waited
+    # behind them; the margins leave room for a busy 2-core CI host (answers took 0.02 to
+    # 0.46 s and reads 12 to 60 ms, against 1.5 s of verification).
+    assert answered < one / 2, "the verify requests answered at once, not after verifying"
+    assert busy < one / 2, (busy, one)
 
 
 def test_a_finished_result_for_the_current_head_is_answered_from_cache(
