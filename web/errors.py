@@ -19,7 +19,10 @@
   app's integrity check before the view runs: nothing is written), without Retry-After:
   it lasts until the fault is resolved;
 - a body over MAX_CONTENT_LENGTH is 413 `too-large`, before anything is read or written;
-- werkzeug HTTP errors keep their status (404 `not-found`, 405 `method-not-allowed`...);
+- a request target (path and query, as sent) over MAX_URL_BYTES is 414 `uri-too-long`,
+  before anything else is done with the request (`refuse_long_urls`, installed first);
+- werkzeug HTTP errors keep their status (404 `not-found`, 405 `method-not-allowed`...)
+  and their headers (a 405's `Allow`: the methods the URL does take);
 - anything else is a 500 `internal` (logged; in testing it propagates).
 
 Requests under /api/ get the JSON body; other requests get `render_html(status, body,
@@ -30,10 +33,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, current_app, jsonify, request
 from marshmallow import ValidationError as SchemaValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
 from domain.errors import DomainError
 from ledger.errors import LedgerError
@@ -78,8 +82,13 @@ HTTP_CODE = {"not-authorised": "forbidden"}
 
 _HTTP_STATUS_CODE = {400: "bad-request", 401: "unauthorised", 403: "forbidden", 404: "not-found",
                      405: "method-not-allowed", 409: "conflict", 413: "too-large",
-                     415: "unsupported-media-type", 422: "validation", 429: "too-many-requests",
-                     503: "backend-unavailable"}
+                     414: "uri-too-long", 415: "unsupported-media-type", 422: "validation",
+                     429: "too-many-requests", 503: "backend-unavailable"}
+
+# The longest request target (path and query string, as sent) the app answers: 414 beyond.
+# gunicorn reads request lines up to its own maximum, 8,190 bytes (web/serve.py sets it),
+# so that the app, not gunicorn's HTML page, answers targets from here to there.
+MAX_URL_BYTES = 8000
 
 
 # Seconds a client is told to wait before retrying when the database is unavailable.
@@ -223,6 +232,16 @@ def _plain(status: int, body: dict[str, Any], error: BaseException) -> Any:
     return Response("\n".join(lines) + "\n", status=status, mimetype="text/plain")
 
 
+def _http_headers(response: Response, error: BaseException) -> Response:
+    """The headers a werkzeug HTTP error carries besides its own page's Content-Type (a
+    405's Allow, a 401's WWW-Authenticate...)."""
+    if isinstance(error, HTTPException):
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+    return response
+
+
 def _retry_after(response: Response, error: BaseException, status: int) -> Response:
     """Tell clients when to try again: after a rate limit, or while the database is down."""
     if isinstance(error, TooManyAttempts):
@@ -252,6 +271,7 @@ def register_error_handlers(app: Flask, render_html: HtmlRenderer | None = None)
         if wants_json():
             response = jsonify(body)
             response.status_code = status
+            _http_headers(response, error)
             if status == 401:
                 response.headers["WWW-Authenticate"] = 'Bearer realm="pmo-ledger"'
             return _retry_after(response, error, status)
@@ -262,9 +282,33 @@ def register_error_handlers(app: Flask, render_html: HtmlRenderer | None = None)
             result = current_app.make_response((result, status))
         if result.status_code == 200:
             result.status_code = status
-        return _retry_after(result, error, status)
+        return _retry_after(_http_headers(result, error), error, status)
 
     for kind in (DomainError, LedgerError, SchemaValidationError, Unauthorised, TooManyAttempts,
                  HTTPException, Exception):
         app.register_error_handler(kind, handle)
     app.extensions["pmo_error_handler"] = handle
+    # First of all the before-request hooks: a URL over the limit is refused before the
+    # CSRF check, the integrity check's database read or anything else looks at it.
+    hooks = app.before_request_funcs.setdefault(None, [])
+    if refuse_long_urls not in hooks:
+        hooks.insert(0, refuse_long_urls)
+
+
+def request_target_bytes(environ: dict[str, Any]) -> int:
+    """The length of the request target (path and query) as the client sent it."""
+    query = environ.get("QUERY_STRING", "")
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")  # gunicorn's, werkzeug's server
+    if raw:  # the target as sent (some servers' without its query)
+        size = len(raw.encode("latin-1", "replace"))
+        return size if "?" in raw or not query else size + 1 + len(query)
+    path = quote(environ.get("PATH_INFO", "").encode("latin-1", "replace"), safe="/;=,:@!$&'()*+~")
+    return len(path) + (len(query) + 1 if query else 0)
+
+
+def refuse_long_urls() -> None:
+    """414 `uri-too-long` for a request target over MAX_URL_BYTES (JSON under /api/)."""
+    limit = current_app.config.get("MAX_URL_BYTES", MAX_URL_BYTES)
+    if request_target_bytes(request.environ) > limit:
+        raise RequestURITooLarge(f"the URL (path and query) is longer than the {limit:,} bytes "
+                                 "this server accepts; nothing was recorded")

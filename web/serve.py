@@ -92,6 +92,7 @@ def options(app: Flask, host: str, port: int, workers: int, threads: int) -> dic
         "access_log_format": ACCESS_FORMAT,
         "loglevel": "info",
         "control_socket_disable": True,
+        "limit_request_line": 8190,  # its maximum; web/errors.py answers URLs over 8,000 bytes: 414
         "worker_exit": worker_exit,
     }
 
