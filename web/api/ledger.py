@@ -43,10 +43,10 @@ def _errors(blp: Blueprint, *statuses: int) -> Any:
 
 
 @tokens.route("", methods=["POST"])
+@tokens.public
 @_errors(tokens, 400, 401, 415, 422, 429)
 @tokens.arguments(s.TokenRequestSchema)
 @tokens.response(201, s.TokenSchema)
-@tokens.doc(security=[])
 def issue_token(credentials: dict[str, Any]) -> Any:
     """Exchange a username and password for a bearer token (shown once)"""
     app = pmo()
