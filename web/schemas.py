@@ -198,17 +198,17 @@ class Whole(fields.Integer):
 
 
 class Lines(fields.List):
-    """A list of texts; from a form, one textarea with one item per line also works."""
+    """A list of texts. JSON gives a list, never a string (which would be read as one
+    item, or iterate as letters); an HTML form's textarea, one item per line, is split into
+    that list by `form_data` before the schema sees it."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(Text(limit=500), **kwargs)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
-        if isinstance(value, str):
-            value = [line for line in value.splitlines() if line.strip()]
-        elif isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
-            value = [line for line in value[0].splitlines() if line.strip()]
-        return super()._deserialize(value, attr, data, **kwargs)
+    @staticmethod
+    def split(textarea: str) -> list[str]:
+        """A textarea's items: its non-blank lines."""
+        return [line for line in textarea.splitlines() if line.strip()]
 
 
 def _choice(options: tuple[str, ...] | list[str], **kwargs: Any) -> fields.String:
@@ -235,14 +235,18 @@ class CommandSchema(Schema):
 
 def form_data(schema: Schema, form: Any) -> dict[str, Any]:
     """A werkzeug MultiDict (request.form / request.args) as a dict `schema.load` accepts:
-    list fields get every value (`getlist`), other fields their first value. The CSRF token
-    and any field the schema does not know are left out."""
+    a `Lines` field's textarea becomes its list of non-blank lines (a blank one stays "",
+    not given), other list fields get every value (`getlist`), other fields their first
+    value. The CSRF token and any field the schema does not know are left out."""
     out: dict[str, Any] = {}
     for name, field in schema.fields.items():
         key = field.data_key or name
         if key not in form:
             continue
-        if isinstance(field, fields.List) and not isinstance(field, Lines) and hasattr(form, "getlist"):
+        if isinstance(field, Lines):
+            value = form.get(key)
+            out[key] = Lines.split(value) if isinstance(value, str) and value.strip() else value
+        elif isinstance(field, fields.List) and hasattr(form, "getlist"):
             out[key] = form.getlist(key)
         else:
             out[key] = form.get(key)
@@ -535,19 +539,12 @@ class ArtifactSchema(CommandSchema):
 
 
 class GateReviewSchema(CommandSchema):
-    """`request_gate_review` kwargs (the gate comes from the URL). From a form, `artifacts`
-    may also be a textarea with one artifact name per line."""
+    """`request_gate_review` kwargs (the gate comes from the URL). `artifacts` is a list of
+    objects; the form's textarea of names is web.forms.GateReviewFormSchema's."""
 
     artifacts = fields.List(fields.Nested(ArtifactSchema), required=True,
                             validate=validate.Length(min=1, max=MAX_ITEMS))
     note = Text(load_default="")
-
-    @pre_load
-    def _artifact_names(self, data: Any, **kwargs: Any) -> Any:
-        if isinstance(data, Mapping) and isinstance(data.get("artifacts"), str):
-            names = [n.strip() for n in data["artifacts"].splitlines() if n.strip()]
-            data = {**data, "artifacts": [{"name": n} for n in names]}
-        return data
 
 
 class GateSignoffSchema(CommandSchema):
