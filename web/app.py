@@ -51,7 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)  # its check runs before the rate limit's (registered below)
 
-    from web import auth, pages, security, throttle
+    from web import auth, idempotency, pages, security, throttle
     from web.pages import admin, audit, items, pm, portfolio, projects, queues, reports, tokens
 
     app.register_blueprint(auth.bp)
@@ -62,6 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     security.install(app)
     throttle.install(app)
     _install_integrity(app)
+    idempotency.install(app)  # after the API: keys on writes, receipts after a commit
     return app
 
 
