@@ -306,13 +306,34 @@ class Watch:
         if self.claim is not None:  # failing here, nothing is written (the save is not begun)
             claims().attempting(self.claim.person, self.claim.key, self.claim.owner, self.attempted)
 
+    events: list[Any] = field(default_factory=list)  # the committed domain events
+
     def after_commit(self, recordings: Sequence[Any]) -> None:
         for r in recordings:
             event = r.domain_event
             payload = {k: getattr(event, k) for k in ITEM_KEYS if isinstance(getattr(event, k, None), str)}
             self.committed.append((str(event.originator_id), int(event.originator_version),
                                    getattr(r.notification, "id", None), payload))
+            self.events.append(event)
         self.attempted = []
+
+
+def committed_event(originator: UUID, match: dict[str, Any] | None = None,
+                    topics: Iterable[str] = ()) -> tuple[str, int] | None:
+    """(originator id, version) of the newest event this request committed for
+    `originator` holding every `match` item (and of one of `topics`, when given)."""
+    w = _current()
+    suffixes = tuple(topics)
+    for event in reversed(w.events if w is not None else ()):
+        if event.originator_id != originator:
+            continue
+        topic = getattr(type(event), "TOPIC", type(event).__qualname__)
+        if suffixes and not str(topic).endswith(suffixes):
+            continue
+        if match and any(getattr(event, k, None) != v for k, v in match.items()):
+            continue
+        return str(event.originator_id), int(event.originator_version)
+    return None
 
 
 def _current() -> Watch | None:

@@ -245,6 +245,37 @@ def test_a_key_left_by_a_dead_process_after_its_commit_answers_with_the_receipt(
     assert again.get_json() == r.get_json() and again.headers[idempotency.REPLAYED] == "true"
 
 
+# The receipt ------------------------------------------------------------------------------------
+
+
+def test_the_receipt_is_the_requests_own_event_though_another_follows_at_once(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask import g
+
+    from domain.services import PMOApplication
+
+    item = site.post(EXPENDITURES, "pm", expenditure(17)).get_json()["id"]
+    approve = PMOApplication.approve_expenditure
+
+    def approve_then_another_reverses(self: PMOApplication, actor: Any, code: str, item: str,
+                                      **kwargs: Any) -> Any:
+        result = approve(self, actor, code, item, **kwargs)
+        watching = g.pop(idempotency._WATCH)  # another request's write, between ours and its receipt
+        try:
+            self.reverse_expenditure(self.actor("fiscal2", PW), code, item, reason="wrong invoice")
+        finally:
+            g.setdefault(idempotency._WATCH, watching)
+        return result
+
+    monkeypatch.setattr(PMOApplication, "approve_expenditure", approve_then_another_reverses)
+    r = site.post(f"/api/v1/projects/{CODE}/expenditures/{item}/approve", "fiscal", {"reason": "ok"})
+    assert r.status_code == 200, r.get_json()
+    position = r.get_json()["position"]
+    assert position == site.size() - 1, "the receipt named the reversal that followed"
+    (row,) = get_pmo(site.app).read_chain(position, position)
+    assert row.topic.endswith("ExpenditureApproved")
+
+
 # A failure after the commit --------------------------------------------------------------------
 
 

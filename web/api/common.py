@@ -17,6 +17,7 @@ from domain.errors import NotAuthorisedError
 from domain.project import project_id
 from domain.services import Actor, PMOApplication
 from web.errors import Unauthorised
+from web.idempotency import Claims, committed_event
 from web.ledger_access import get_aggregates, get_pmo, passphrase
 
 # Who may read what. Projects: anyone holding a role (globally or on that project).
@@ -139,8 +140,17 @@ def _originator(app: PMOApplication, aggregate_id: UUID) -> Any:
 def event_position(code: str, match: dict[str, Any] | None = None,
                    topics: Iterable[str] = (), scan: int = 50) -> int | None:
     """The chain position of project `code`'s newest event whose payload holds every
-    `match` item (and whose topic ends with one of `topics`, when given)."""
+    `match` item (and whose topic ends with one of `topics`, when given): the one this
+    request committed (web/idempotency.py watches its saves), read by its id and version,
+    so a concurrent write to the same item cannot be taken for it; else found by scanning
+    the project's newest events."""
     app = pmo()
+    topics = tuple(topics)
+    mine = committed_event(project_id(code), match, topics)
+    if mine is not None:
+        found = Claims(app).in_log([mine])
+        if found:
+            return found[0][0]
     rows = app.recorder.fetch(
         "SELECT c.position, e.topic, e.state FROM {chain} c JOIN {events} e "
         "ON e.{nid} = c.notification_id WHERE e.originator_id = ? "
