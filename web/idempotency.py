@@ -160,7 +160,7 @@ class Row:
     created: float
     state: str
     owner: str
-    events: list[tuple[str, int]]
+    events: list[tuple[str, int, str | None]]
     status: int | None
     headers: dict[str, str]
     body: bytes
@@ -200,7 +200,8 @@ class Claims:
             return None
         fingerprint, created, state, owner, events, status, headers, body = rows[0]
         return Row(fingerprint, float(created), state, owner,
-                   [(str(o), int(v)) for o, v in json.loads(events or "[]")],
+                   [(str(e[0]), int(e[1]), e[2] if len(e) > 2 else None)
+                    for e in json.loads(events or "[]")],
                    None if status is None else int(status), json.loads(headers or "{}"),
                    base64.b64decode(body or ""))
 
@@ -214,7 +215,8 @@ class Claims:
             return False
         return True
 
-    def attempting(self, person: str, key: str, owner: str, events: Sequence[tuple[str, int]]) -> None:
+    def attempting(self, person: str, key: str, owner: str,
+                   events: Sequence[tuple[str, int, str | None]]) -> None:
         """Note the events about to be written (before the write transaction)."""
         self.recorder.execute(f"UPDATE {self.table} SET events = ? "
                               "WHERE person = ? AND idem_key = ? AND owner = ?",
@@ -247,19 +249,27 @@ class Claims:
     def expire(self, at: float) -> None:
         self.recorder.execute(f"DELETE FROM {self.table} WHERE created < ?", (at - KEEP_SECONDS,))
 
-    def in_log(self, events: Iterable[tuple[str, int]]) -> list[tuple[int, dict[str, Any]]]:
-        """(position, payload) of those of `events` (originator id, version) in the log."""
+    def in_log(self, events: Iterable[tuple[str, int, str | None]]) -> list[tuple[int, dict[str, Any]]]:
+        """(position, payload) of those of `events` in the log: (originator id, version,
+        SHA-256 of the stored state or None). The digest tells the event that was to be
+        written from another writer's that took the same version after it failed."""
         sqlite = self.pmo.backend.sqlite_path is not None
         found = []
-        for originator, version in events:
+        for originator, version, digest in events:
             oid: Any = UUID(originator).hex if sqlite else UUID(originator)
             rows = self.recorder.fetch(
                 "SELECT c.position, e.state FROM {chain} c JOIN {events} e "
                 "ON e.{nid} = c.notification_id WHERE e.originator_id = ? "
                 "AND e.originator_version = ?", (oid, version))
             for position, state in rows:
-                found.append((int(position), _payload(state)))
+                if digest is None or state_digest(state) == digest:
+                    found.append((int(position), _payload(state)))
         return found
+
+
+def state_digest(state: Any) -> str:
+    """SHA-256 (hex) of an event's stored state."""
+    return hashlib.sha256(bytes(state)).hexdigest()
 
 
 def _payload(state: Any) -> dict[str, Any]:
@@ -298,11 +308,12 @@ class Watch:
 
     claim: Claim | None = None
     replayed: bool = False
-    attempted: list[tuple[str, int]] = field(default_factory=list)
+    attempted: list[tuple[str, int, str | None]] = field(default_factory=list)
     committed: list[tuple[str, int, int | None, dict[str, Any]]] = field(default_factory=list)
 
-    def before_write(self, events: Sequence[Any]) -> None:
-        self.attempted = [(str(e.originator_id), int(e.originator_version)) for e in events]
+    def before_write(self, events: Sequence[Any], mapper: Any) -> None:
+        self.attempted = [(str(e.originator_id), int(e.originator_version),
+                           state_digest(mapper.to_stored_event(e).state)) for e in events]
         if self.claim is not None:  # failing here, nothing is written (the save is not begun)
             claims().attempting(self.claim.person, self.claim.key, self.claim.owner, self.attempted)
 
@@ -319,8 +330,8 @@ class Watch:
 
 
 def committed_event(originator: UUID, match: dict[str, Any] | None = None,
-                    topics: Iterable[str] = ()) -> tuple[str, int] | None:
-    """(originator id, version) of the newest event this request committed for
+                    topics: Iterable[str] = ()) -> tuple[str, int, None] | None:
+    """(originator id, version, None) of the newest event this request committed for
     `originator` holding every `match` item (and of one of `topics`, when given)."""
     w = _current()
     suffixes = tuple(topics)
@@ -332,7 +343,7 @@ def committed_event(originator: UUID, match: dict[str, Any] | None = None,
             continue
         if match and any(getattr(event, k, None) != v for k, v in match.items()):
             continue
-        return str(event.originator_id), int(event.originator_version)
+        return str(event.originator_id), int(event.originator_version), None
     return None
 
 
@@ -353,7 +364,7 @@ def watch(pmo: Any) -> None:
         def _record(processing_event: Any) -> Any:
             watching = _current()
             if watching is not None:
-                watching.before_write(processing_event.events)
+                watching.before_write(processing_event.events, pmo.mapper)
             recordings = record(processing_event)
             if watching is not None:
                 watching.after_commit(recordings)
@@ -453,7 +464,7 @@ def _replay(row: Row) -> Response:
 class _Unfinished:
     claim: Claim
     answer: Response | None  # None: release it (nothing written)
-    attempted: list[tuple[str, int]] = field(default_factory=list)  # look in the log first
+    attempted: list[tuple[str, int, str | None]] = field(default_factory=list)  # in the log?
 
 
 _UNFINISHED: list[_Unfinished] = []
@@ -643,7 +654,7 @@ def _committed_events(w: Watch) -> list[tuple[int | None, dict[str, Any]]]:
 
         pmo = get_pmo()
         sqlite = pmo.backend.sqlite_path is not None
-        found = Claims(pmo).in_log([(o, v) for o, v, _, _ in w.committed])
+        found = Claims(pmo).in_log([(o, v, None) for o, v, _, _ in w.committed])
         if len(found) == len(w.committed):
             return [(pos, {**payload, **w.committed[i][3]}) for i, (pos, payload) in enumerate(found)]
     except Exception:  # noqa: BLE001 - the database may be what failed
@@ -698,7 +709,7 @@ def _settle(response: Response, w: Watch) -> Response:
                 w.claim = None
             return response
         if found:
-            w.committed = [(o, v, None, p) for (o, v), (_, p) in zip(w.attempted, found, strict=False)]
+            w.committed = [(o, v, None, p) for (o, v, _), (_, p) in zip(w.attempted, found, strict=False)]
             committed = True
         w.attempted = []
     if committed and status >= 400:

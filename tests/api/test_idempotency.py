@@ -193,7 +193,7 @@ def test_without_a_token_the_answer_is_401_key_or_not(site: Site) -> None:
 
 
 def _claim_as(site: Site, person: str, key: str, body: Any, owner: str,
-              events: list[tuple[str, int]] | None = None, path: str = EXPENDITURES) -> None:
+              events: list[tuple[str, int, str]] | None = None, path: str = EXPENDITURES) -> None:
     """A pending claim of `key` as if another process had taken it for `body` at `path`."""
     with site.app.test_request_context(path, method="POST", json=body):
         claims = idempotency.Claims(get_pmo(site.app))
@@ -235,14 +235,31 @@ def test_a_key_left_by_a_dead_process_after_its_commit_answers_with_the_receipt(
     item = pmo.submit_expenditure(actor, CODE, **{**expenditure(13), "amount": "10.00"})
     size = site.size()
     project = pmo.repository.get(project_id(CODE))
+    (row,) = pmo.read_chain(size, size)
     _claim_as(site, "pm", "interrupted", expenditure(13), owner=_dead_owner(),
-              events=[(str(project.id), project.version)])
+              events=[(str(project.id), project.version, idempotency.state_digest(row.state))])
     r = site.post(EXPENDITURES, "pm", expenditure(13), key="interrupted")
     assert r.status_code == 201, r.get_json()
     assert r.get_json() == {"id": item, "status": "recorded", "position": size}
     assert site.size() == size, "written again"
     again = site.post(EXPENDITURES, "pm", expenditure(13), key="interrupted")
     assert again.get_json() == r.get_json() and again.headers[idempotency.REPLAYED] == "true"
+
+
+def test_a_key_left_by_a_dead_process_whose_version_another_writer_took_is_decided_afresh(
+        site: Site) -> None:
+    """The dead process meant to write version N of the project; it did not, and another
+    request's event is version N now: that is no receipt of this key's request."""
+    pmo = get_pmo(site.app)
+    version = pmo.repository.get(project_id(CODE)).version + 1
+    _claim_as(site, "pm", "version-taken", expenditure(18), owner=_dead_owner(),
+              events=[(str(project_id(CODE)), version, "0" * 64)])
+    other = site.post(EXPENDITURES, "pm2", expenditure(19))  # takes version N
+    assert other.status_code == 201
+    size = site.size()
+    r = site.post(EXPENDITURES, "pm", expenditure(18), key="version-taken")
+    assert r.status_code == 201 and r.get_json()["status"] == "pending", r.get_json()
+    assert r.get_json()["position"] == size + 1 and site.size() == size + 1
 
 
 # The receipt ------------------------------------------------------------------------------------
