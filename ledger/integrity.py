@@ -227,6 +227,7 @@ class IntegrityMonitor:
         self.inline_limit: int | None = None  # set while a background thread catches up
         self.sweeps = 0
         self.full_verifications = 0
+        self.locate_requested = False  # a full verification is wanted at once (`_record`)
 
     # State -----------------------------------------------------------------------------------
 
@@ -429,6 +430,11 @@ class IntegrityMonitor:
             return
         was_clean = not self._faults
         self._faults = sorted([*self._faults, *new], key=_order)
+        if any(f.kind in _LOCATE_AT_ONCE for f in new):
+            # Only the chain hash behind what was verified changed (the log re-linked, an
+            # old act perhaps re-signed with other valid keys): the full verification says
+            # which position, now rather than at its next turn.
+            self.locate_requested = True
         if was_clean:
             log.warning("ledger integrity fault: %s", describe(self._faults[0]))
 
@@ -578,6 +584,7 @@ class IntegrityMonitor:
         """Run the full verification if this process gets the lease; seconds until the next."""
         if not self.claim_full_verification(reader):
             return min(every, LEASE_RETRY)
+        self.locate_requested = False
         try:
             report = self.full_verify(reader=reader)
         finally:
@@ -605,7 +612,7 @@ def _run_background(ref: weakref.ref[IntegrityMonitor], closing: threading.Event
                     reader = reader or monitor._open_reader()
                     if sweep_seconds > 0:
                         monitor.sweep(pause=SWEEP_PAUSE, stop=closing, reader=reader)
-                    if time.monotonic() >= next_full:
+                    if time.monotonic() >= next_full or monitor.locate_requested:
                         next_full = time.monotonic() + monitor._full_if_free(full_seconds, reader)
             except Exception as e:  # noqa: BLE001 - a check that could not run is no fault
                 if closing.is_set():
@@ -613,11 +620,17 @@ def _run_background(ref: weakref.ref[IntegrityMonitor], closing: threading.Event
                 log.warning("integrity check could not run: %s: %s", type(e).__name__, e)
             del monitor
             wait = min(tick, max(0.0, next_full - time.monotonic()))
+            if full_seconds > 0 and ref() is not None and ref().locate_requested:  # type: ignore[union-attr]
+                wait = 0.0
             if closing.wait(max(0.05, wait)):
                 return
     finally:
         if reader is not None:
             reader.close()
+
+
+# Faults that say only that something behind the verified position changed, not where.
+_LOCATE_AT_ONCE = frozenset({"remembered-hash-mismatch"})
 
 
 def _links_hold(rows: Sequence[ChainRow], lo: int, hi: int, previous: bytes) -> bool:

@@ -524,3 +524,30 @@ def test_serve_starts_on_a_tampered_ledger_and_shows_the_banner_at_once(backend_
             assert page.status == 200 and banner_position(page.body) == position
             assert b"990,000.00" not in page.body
     assert "Traceback" not in server.log(), server.log()[-3000:]
+
+
+def test_an_old_act_resigned_and_relinked_while_running_is_seen_at_once_and_located_within_seconds(
+        make_web: Any, backend_url: str) -> None:
+    """The insider re-signs an old approval with another person's valid key (held by the
+    server) and re-links every later position: every signature and link holds, so the sweep
+    sees nothing; the head's chain hash has changed, which the next request notices at
+    once, and the full verification that follows names the act (issue 16)."""
+    from tests.support import resign
+
+    position = submit_behind_the_app(backend_url)
+    submit_behind_the_app(backend_url, invoice="INV-2")  # a later position to re-link
+    web = make_web(INTEGRITY_SWEEP_SECONDS=0.3)
+    pm = web.client("pm")
+    assert banner_position(pm.get("/").data) is None
+    # The first full verification has run: the next is a day away.
+    wait_until(lambda: web.monitor().full_verifications >= 1, 30, "the first full verification")
+    app = open_ledger(backend_url, app_class=PMOApplication)
+    try:
+        resign(app, position, app.actor("auditor", PW).signer)
+    finally:
+        app.close()
+    assert banner_position(pm.get("/").data) is not None  # the head moved: at once
+    assert pm.post(f"/projects/{CODE}/act/risk", data={"title": "x"}).status_code == 503
+    wait_until(lambda: banner_position(pm.get("/").data) == position, 15,
+               "the full verification to name the re-signed act")
+    assert (position, "actor-key-mismatch") in {(f.position, f.kind) for f in web.monitor().faults}
