@@ -1,12 +1,16 @@
 """What must hold after a load (or a crash) once the server has stopped.
 
     report = audit(url, acknowledged)   # acknowledged: the runner's 2xx writes
+    report = audit(url, acknowledged, answered_error=[...], unanswered=[...])
     report["ok"]                        # every check below passed
 
 - `verify --json` (the command an operator runs) is clean;
 - no stored event outside the chain (nothing half-written);
 - every acknowledged write is in the log at the position its answer gave, on its project,
   naming its item (an answer that gave no position: the item's event is found by id);
+- writes with a marker (web/loadtest/mix.py: a field of its event unique to the write):
+  none answered with an error is in the log (`refused_recorded`), and none is in it twice
+  (`written_twice`: a repeat sent with its Idempotency-Key was not written again);
 - the read models, caught up, equal a rebuild from position 1: the portfolio, budget and
   variance reports and the compliance findings, as the CLI prints them in JSON.
 """
@@ -17,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -41,11 +46,15 @@ def cli(*args: str, timeout: float = 600, env: dict[str, str] | None = None) -> 
                           timeout=timeout, check=False)
 
 
-def audit(url: str, acknowledged: list[dict[str, Any]], *, rebuild: bool = True) -> dict[str, Any]:
-    report: dict[str, Any] = {"verify": verify(url), **log_checks(url, acknowledged)}
+def audit(url: str, acknowledged: list[dict[str, Any]], *, rebuild: bool = True,
+          answered_error: Sequence[dict[str, Any]] = (),
+          unanswered: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    report: dict[str, Any] = {"verify": verify(url),
+                              **log_checks(url, acknowledged, answered_error, unanswered)}
     if rebuild:
         report["read_models"] = read_models_equal_rebuild(url)
     report["ok"] = (report["verify"]["ok"] and not report["unchained"] and not report["missing"]
+                    and not report["refused_recorded"] and not report["written_twice"]
                     and (not rebuild or report["read_models"]["equal"]))
     return report
 
@@ -61,7 +70,9 @@ def verify(url: str) -> dict[str, Any]:
             "head": doc.get("head")}
 
 
-def log_checks(url: str, acknowledged: list[dict[str, Any]]) -> dict[str, Any]:
+def log_checks(url: str, acknowledged: list[dict[str, Any]],
+               answered_error: Sequence[dict[str, Any]] = (),
+               unanswered: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     app = open_ledger(url)
     try:
         size = app.size()
@@ -70,8 +81,38 @@ def log_checks(url: str, acknowledged: list[dict[str, Any]]) -> dict[str, Any]:
     finally:
         app.close()
     missing = [w for w in acknowledged if not _logged(w, rows)]
+    marked = [w for w in (*acknowledged, *answered_error, *unanswered) if w.get("marker")]
+    counts = _marker_counts(marked, rows)
+    refused_recorded = [w for w in answered_error if w.get("marker") and counts[_marker(w)]]
+    written_twice = [w for w in marked if counts[_marker(w)] > 1]
     return {"size": size, "acknowledged": len(acknowledged), "missing": missing[:50],
-            "missing_count": len(missing), "unchained": [_plain(u) for u in unchained][:50]}
+            "missing_count": len(missing), "unchained": [_plain(u) for u in unchained][:50],
+            "answered_error": len(answered_error), "unanswered": len(unanswered),
+            "refused_recorded": refused_recorded[:50], "written_twice": written_twice[:50]}
+
+
+def _marker(write: dict[str, Any]) -> tuple[UUID, str, str, str]:
+    (name, value), = write["marker"].items()
+    return project_id(write["project"]), write["topic"], name, str(value)
+
+
+def _marker_counts(writes: list[dict[str, Any]], rows: dict[int, Any]) -> dict[tuple, int]:
+    """How many events of the log carry each write's marker (its project, its event's
+    topic, the marker's field and value)."""
+    counts: dict[tuple, int] = {_marker(w): 0 for w in writes}
+    names = {name for w in writes for name in w["marker"]}
+    topics = {w["topic"] for w in writes}
+    for row in rows.values():
+        topic = str(row.topic).rsplit(".", 1)[-1]
+        if topic not in topics:
+            continue
+        payload = _payload(row)
+        originator = UUID(str(row.originator_id))
+        for name in names & payload.keys():
+            key = (originator, topic, name, str(payload[name]))
+            if key in counts:
+                counts[key] += 1
+    return counts
 
 
 def _logged(write: dict[str, Any], rows: dict[int, Any]) -> bool:

@@ -75,6 +75,9 @@ def summary(report: dict[str, Any]) -> str:
         f"verify: {'clean' if audit['verify']['ok'] else 'FAULTS'}; acknowledged missing: "
         f"{audit['missing_count']}; unchained: {len(audit['unchained'])}; read models equal a "
         f"rebuild: {audit['read_models']['equal']}",
+        f"writes sent again: {log.get('repeats_sent', 0)} (answered from their key: "
+        f"{log.get('repeats_answered_from_key', 0)}); answered with an error but recorded: "
+        f"{len(audit.get('refused_recorded', []))}; recorded twice: {len(audit.get('written_twice', []))}",
         f"goal: zero errors {report['goal']['zero_errors']}, submissions p95 "
         f"{report['goal']['submissions_p95_ms']} ms (< 150: {report['goal']['submissions_p95_under_150ms']})",
     ]

@@ -11,6 +11,13 @@ Expected business refusals are designed out: amounts are a few dollars against t
 with the most money left, invoice numbers are unique, and each expenditure is approved
 once, by one fiscal officer, after its submission was acknowledged.
 
+Every write carries an `Idempotency-Key` and, in a field its event keeps, a marker unique to
+it (the invoice number, a tag in a title or summary; an approval is marked by its item). A
+write that got no answer, a 503, or 409 `idempotency-key-in-use` is sent again with the same
+key and body after a pause (RETRY_PAUSES), as a careful client would; so a write answered
+only after a fault is acknowledged once, and the audit can tell that a write answered with
+an error was not recorded and that no write was recorded twice.
+
 Imported only by `runner.py` (locust patches the process with gevent on import).
 """
 
@@ -19,6 +26,7 @@ from __future__ import annotations
 import random
 import re
 import time
+import uuid
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,11 +37,21 @@ from locust import FastHttpUser, task
 PLAN: dict[str, Any] = {}
 PENDING: deque[tuple[str, str]] = deque()  # (project, expenditure) awaiting approval
 ACKNOWLEDGED: list[dict[str, Any]] = []  # every 2xx write: kind, project, id, status, position
+ANSWERED_ERROR: list[dict[str, Any]] = []  # writes whose last answer was an error: never recorded
+UNANSWERED: list[dict[str, Any]] = []  # writes never answered, even when sent again
+COUNTS = {"retries": 0, "replayed": 0}
+RETRY_PAUSES = (0.25, 0.5, 1.0, 1.0, 2.0, 2.0)  # seconds before each repeat of a write
 BACKOFF_SECONDS = 0.25
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 # The payload key naming the item of each kind of write (web/api/projects.py `submitted`).
 ITEM_KEYS = {"expenditure": "expenditure_id", "risk": "risk_id", "status report": "report_id",
              "issue": "issue_id", "approval": "expenditure_id"}
+# The field of each kind's event that carries the write's marker, and the event's topic.
+MARKERS = {"expenditure": "invoice_number", "risk": "title", "status report": "summary",
+           "issue": "title", "approval": "expenditure_id"}
+TOPICS = {"expenditure": "ExpenditureSubmitted", "risk": "RiskRaised",
+          "status report": "StatusReportPublished", "issue": "IssueRaised",
+          "approval": "ExpenditureApproved"}
 
 
 def configure(plan: dict[str, Any]) -> None:
@@ -127,7 +145,7 @@ class Office(FastHttpUser):
     @task(3)
     def risk(self) -> None:
         self.write("risk", self.project()["code"], "risks", {
-            "title": "Vendor staffing under load", "probability": self.rng.randint(1, 5),
+            "title": f"Vendor staffing under load {self.tag()}", "probability": self.rng.randint(1, 5),
             "impact": self.rng.randint(1, 5), "owner": "Maria Gonzalez",
             "mitigation": "Weekly check-in with the vendor"})
 
@@ -136,28 +154,47 @@ class Office(FastHttpUser):
         self.write("status report", self.project()["code"], "status-reports", {
             "period_start": _days_ago(14), "period_end": _days_ago(7), "overall": "green",
             "schedule": "amber", "budget": "green", "scope": "green",
-            "summary": "On track; load test week"})
+            "summary": f"On track; load test week {self.tag()}"})
 
     @task(1)
     def issue(self) -> None:
         self.write("issue", self.project()["code"], "issues", {
-            "title": "Test environment slow", "description": "Raised by the load test",
+            "title": f"Test environment slow {self.tag()}", "description": "Raised by the load test",
             "severity": self.rng.choice(["low", "medium"]), "owner": "David Chen"})
 
-    def write(self, kind: str, code: str, path: str, body: dict[str, Any]) -> None:
-        r = self.call("POST", f"/api/v1/projects/{code}/{path}", f"submit {kind}", json=body,
-                      headers=self.token("pm", "pm2"))
-        done = self.acknowledge(kind, code, r)
-        if done and kind == "expenditure":
-            PENDING.append((code, done["id"]))
+    def tag(self) -> str:
+        return f"#{self.rng.getrandbits(64):016x}"
 
-    def acknowledge(self, kind: str, code: str, r: Any) -> dict[str, Any] | None:
+    def write(self, kind: str, code: str, path: str, body: dict[str, Any]) -> None:
+        r = self.send(kind, code, f"/api/v1/projects/{code}/{path}", f"submit {kind}", body,
+                      self.token("pm", "pm2"), body[MARKERS[kind]])
+        if r is not None and kind == "expenditure":
+            PENDING.append((code, r["id"]))
+
+    def send(self, kind: str, code: str, path: str, name: str, body: dict[str, Any],
+             headers: dict[str, str], marker: str) -> dict[str, Any] | None:
+        """POST one write with its own Idempotency-Key, again while the answer says to;
+        then note what became of it. The acknowledged answer, or None."""
+        headers = {**headers, "Idempotency-Key": uuid.uuid4().hex}
+        attempts = 0
+        for pause in (*RETRY_PAUSES, None):
+            attempts += 1
+            r = self.call("POST", path, name, json=body, headers=headers)
+            if pause is None or not _ask_again(r):
+                break
+            COUNTS["retries"] += 1
+            time.sleep(pause)  # gevent's, under locust
+        write = {"kind": kind, "key": ITEM_KEYS[kind], "project": code,
+                 "marker": {MARKERS[kind]: marker}, "topic": TOPICS[kind], "attempts": attempts,
+                 "status": r.status_code or 0, "at": time.time()}
         if not 200 <= r.status_code < 300:
+            (UNANSWERED if not r.status_code else ANSWERED_ERROR).append(write)
             return None
         answer = r.json()
-        ACKNOWLEDGED.append({"kind": kind, "key": ITEM_KEYS[kind], "project": code,
-                             "id": answer["id"], "status": answer["status"],
-                             "position": answer["position"], "at": time.time()})
+        replayed = r.headers.get("Idempotent-Replayed") == "true"
+        COUNTS["replayed"] += replayed
+        ACKNOWLEDGED.append({**write, "id": answer["id"], "status": answer["status"],
+                             "position": answer["position"], "replayed": replayed})
         return answer
 
     # Approvals (11) ---------------------------------------------------------------------------
@@ -169,16 +206,22 @@ class Office(FastHttpUser):
                       headers=self.token("fiscal", "fiscal2"))
             return
         code, item = PENDING.popleft()
-        r = self.call("POST", f"/api/v1/projects/{code}/expenditures/{item}/approve",
-                      "approve expenditure", json={"reason": "checked against the invoice"},
-                      headers=self.token("fiscal", "fiscal2"))
-        self.acknowledge("approval", code, r)
+        self.send("approval", code, f"/api/v1/projects/{code}/expenditures/{item}/approve",
+                  "approve expenditure", {"reason": "checked against the invoice"},
+                  self.token("fiscal", "fiscal2"), item)
 
     # Baseline (5, outside the 70/30 mix) ------------------------------------------------------
 
     @task(5)
     def static_file(self) -> None:
         self.call("GET", "/static/app.css", "baseline /static/app.css")
+
+
+def _ask_again(r: Any) -> bool:
+    """No answer, the database unavailable, or the key's first request still answering."""
+    if r.status_code in (0, 503):
+        return r.status_code == 0 or b"ledger-fault" not in (r.content or b"")
+    return r.status_code == 409 and b"idempotency-key-in-use" in (r.content or b"")
 
 
 def _days_ago(days: int) -> str:

@@ -4,8 +4,10 @@
 
 PLAN (written by driver.py): host, users, seconds, password, readers, tokens, projects,
 think_seconds. OUT: the exact figures per category and request (stats.py), every
-acknowledged write (kind, project, id, status, log position), and a sample of failures
-with the second of the run they happened in.
+acknowledged write (kind, project, id, status, log position, marker), the writes whose last
+answer was an error and those never answered (mix.py sends a write again with its
+Idempotency-Key while it gets no answer or a 503), how many repeats were sent and answered
+from a kept key, and a sample of failures with the second of the run they happened in.
 
 Its own process: importing locust patches the interpreter with gevent.
 """
@@ -58,7 +60,8 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
         **book.summary(seconds),
         "failures": len(failures), "failure_samples": failures[:FAILURE_SAMPLES],
         "failure_times": [(f["t"], f["status"]) for f in failures],
-        "acknowledged": mix.ACKNOWLEDGED, "left_pending": len(mix.PENDING),
+        "acknowledged": mix.ACKNOWLEDGED, "answered_error": mix.ANSWERED_ERROR,
+        "unanswered": mix.UNANSWERED, **mix.COUNTS, "left_pending": len(mix.PENDING),
     }
 
 

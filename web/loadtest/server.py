@@ -3,6 +3,8 @@
     server = Server(url, port, workers=4, log_path=Path("serve.log")).start()
     server.workers()      # the gunicorn master's children (its workers)
     server.kill_all()     # SIGKILL the master and every worker (a crash, not a stop)
+    orphans = server.kill_master()   # SIGKILL the master alone; its workers must follow
+    wait_gone(orphans, 10)           # seconds until they have (or AssertionError)
     server.start()        # the same command again, on the same port
     server.stop()         # SIGTERM: graceful
 
@@ -105,6 +107,14 @@ class Server:
         for pid in workers:  # gone once the kernel reaped them (init adopts orphans)
             _wait_gone(pid, 30)
 
+    def kill_master(self) -> list[int]:
+        """SIGKILL the master alone (its workers are left to notice); its workers' pids."""
+        assert self.proc is not None
+        workers = self.workers()
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+        return workers
+
     def stop(self, timeout: float = 60) -> int | None:
         """SIGTERM and wait (graceful); SIGKILL if it does not stop in time."""
         if self.proc is None or self.proc.poll() is not None:
@@ -118,6 +128,25 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def wait_gone(pids: list[int], timeout: float) -> float:
+    """Seconds until every process in `pids` has ended (zombies count as ended); raise
+    AssertionError naming those left after `timeout`."""
+    started = time.monotonic()
+    for pid in pids:
+        _wait_gone(pid, max(0.0, timeout - (time.monotonic() - started)))
+    left = [pid for pid in pids if _running(pid)]
+    if left:
+        raise AssertionError(f"processes {left} still running {timeout}s later")
+    return time.monotonic() - started
+
+
+def _running(pid: int) -> bool:
+    try:
+        return not Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith(("Z", "X"))
+    except (FileNotFoundError, IndexError, ProcessLookupError):
+        return False
 
 
 def _wait_gone(pid: int, timeout: float) -> None:
