@@ -483,7 +483,12 @@ def _finish_unfinished() -> None:
     with _UNFINISHED_LOCK:
         items = list(_UNFINISHED)
         _UNFINISHED.clear()
-    table = claims()
+    try:
+        table = claims()
+    except Exception:  # noqa: BLE001 - still unavailable: next time
+        with _UNFINISHED_LOCK:
+            _UNFINISHED.extend(items)
+        return
     for n, item in enumerate(items):
         c = item.claim
         try:
@@ -494,7 +499,7 @@ def _finish_unfinished() -> None:
                 table.release(c.person, c.key, c.owner)
             else:
                 table.finish(c.person, c.key, c.owner, item.answer)
-        except PersistenceError:
+        except Exception:  # noqa: BLE001 - the database failing again: next time
             with _UNFINISHED_LOCK:
                 _UNFINISHED.extend(items[n:])
             return
@@ -519,6 +524,7 @@ def _before() -> Response | None:
     except LedgerError:
         return None  # no ledger there: the view says so
     g.setdefault(_WATCH, Watch())
+    _finish_unfinished()
     key = _key()
     if key is None:
         return None
@@ -528,7 +534,6 @@ def _before() -> Response | None:
     person = _person()
     if person is None:
         return None  # not signed in: the view sends them to sign in
-    _finish_unfinished()
     return _claim(claims(), person, key, fingerprint_of_request())
 
 

@@ -262,6 +262,30 @@ def test_a_key_left_by_a_dead_process_whose_version_another_writer_took_is_decid
     assert r.get_json()["position"] == size + 1 and site.size() == size + 1
 
 
+def test_a_key_the_database_failed_to_release_is_released_by_the_next_write(
+        site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eventsourcing.persistence import OperationalError
+
+    release = idempotency.Claims.release
+    calls: list[str] = []
+
+    def failing_once(self: idempotency.Claims, *args: Any) -> None:
+        calls.append("release")
+        if len(calls) == 1:
+            raise OperationalError("the database went away just then")
+        release(self, *args)
+
+    monkeypatch.setattr(idempotency.Claims, "release", failing_once)
+    no_line = {**expenditure(20), "line": "NO-SUCH-LINE"}
+    assert site.post(EXPENDITURES, "pm", no_line, key="k-20").status_code in (404, 409, 422)
+    with site.app.app_context():
+        assert idempotency.claims(site.app).find("pm", "k-20") is not None, "left pending"
+    site.post(EXPENDITURES, "pm", expenditure(21))  # any write of this process finishes it
+    with site.app.app_context():
+        assert idempotency.claims(site.app).find("pm", "k-20") is None
+    assert calls == ["release", "release"]
+
+
 # The receipt ------------------------------------------------------------------------------------
 
 
