@@ -40,7 +40,9 @@ ACKNOWLEDGED: list[dict[str, Any]] = []  # every 2xx write: kind, project, id, s
 ANSWERED_ERROR: list[dict[str, Any]] = []  # writes whose last answer was an error: never recorded
 UNANSWERED: list[dict[str, Any]] = []  # writes never answered, even when sent again
 COUNTS = {"retries": 0, "replayed": 0}
-RETRY_PAUSES = (0.25, 0.5, 1.0, 1.0, 2.0, 2.0)  # seconds before each repeat of a write
+# Seconds before each repeat of a write: each under gunicorn's keep-alive (2 s), so the
+# repeat does not meet its connection closed by the server meanwhile (no answer, again).
+RETRY_PAUSES = (0.25, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
 BACKOFF_SECONDS = 0.25
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 # The payload key naming the item of each kind of write (web/api/projects.py `submitted`).
