@@ -45,7 +45,9 @@ def register_api(app: Flask) -> Api:
             "bearerAuth": {"type": "http", "scheme": "bearer",
                            "description": "a token from POST /api/v1/tokens"}}},
     })
+    app.url_map.converters["gate"] = projects.GateConverter
     api = _Api(app)
+    api.register_converter(projects.GateConverter, projects.GateConverter.openapi)
     blueprints = (ledger.tokens, projects.blp, ledger.oversight)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
