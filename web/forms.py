@@ -123,8 +123,9 @@ class ChangeRequestFormSchema(shared.ChangeRequestSchema):
             value = data.get(name)
             if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
                 value = value[0]
-            if isinstance(value, str):
-                data[name] = [parse(t) for t in value.splitlines() if t.strip()]
+            if isinstance(value, str):  # a value left empty is not given, as in form_data
+                data[name] = [{k: v for k, v in parse(t).items() if v.strip()}
+                              for t in value.splitlines() if t.strip()]
         return data
 
 

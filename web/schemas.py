@@ -21,7 +21,6 @@ gate order...) stay in the domain, which raises `domain.errors` errors with a fi
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -32,7 +31,6 @@ from marshmallow import (
     ValidationError,
     fields,
     post_load,
-    pre_load,
     validate,
     validates_schema,
 )
@@ -89,10 +87,10 @@ BUSINESS_DATE = _date_pattern(r"(?:199[0-9]|20[0-9]{2}|2100)",
 DATE_PATTERN = rf"^{BUSINESS_DATE}$"
 # Instants asked for (as_of): a date (its end, UTC) or a date and time, of years 1000-9999,
 # optionally with seconds, fractions and a UTC offset (none: UTC).
-_ANY_DATE = _date_pattern(r"[1-9][0-9]{3}",
-                          r"(?:[1-9][0-9](?:0[48]|[2468][048]|[13579][26])|(?:[13579][26]|[2468][048])00)")
-INSTANT_PATTERN = (rf"^{_ANY_DATE}(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{{1,6}})?)?"
-                   r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?)?$")
+_ANY_DATE = _date_pattern(r"[1-9][0-9]{3}", r"(?:[1-9][0-9](?:0[48]|[2468][048]|[13579][26])"
+                                            r"|(?:[13579][26]|[2468][048])00)")
+_TIME = r"T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+INSTANT_PATTERN = rf"^{_ANY_DATE}(?:{_TIME}(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?)?$"
 # Amounts stay below 10^15 so that totals of many of them keep every cent within Decimal's
 # 28 significant digits (beyond them sums round silently, and quantize raises); the
 # domain refuses the same (domain.money.LIMIT), the schema says so first, with the field.
@@ -125,7 +123,8 @@ class BusinessDate(fields.Date):
 
 
 class Money(fields.String):
-    """An amount: a decimal string ("1250.00", "1,250.5") or an integer; never a float.
+    """An amount: a decimal string ("1250.00", "1,250.5"), never a JSON number (1250.5 as a
+    float would not keep its cents exactly; the document says string).
     Loaded as a `Decimal` with exactly two places; more places are refused, not rounded.
     `sign`: "positive" (> 0, the default), "non-negative" (>= 0), "non-zero" (a signed
     change) or "any". Dumped as a decimal string with two places."""
@@ -144,8 +143,8 @@ class Money(fields.String):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         if isinstance(value, str) and not value.strip():
             raise ValidationError("an amount is required, such as 1250.00")
-        if not isinstance(value, (str, int, Decimal)) or isinstance(value, bool):
-            raise ValidationError("must be a decimal amount such as 1250.00 (a string, not a float)")
+        if not isinstance(value, (str, Decimal)):  # JSON gives a string ("1250.00"), never a number
+            raise ValidationError('must be a decimal amount as a string, such as "1250.00"')
         if isinstance(value, str) and not re.fullmatch(_AMOUNT_SHAPE, value.strip()):
             # Decimal() would take 1e3, NaN or " 1_000"; the documented pattern does not.
             raise ValidationError("must be a decimal amount such as 1250.00")
@@ -236,13 +235,16 @@ REQUIRED_TEXT_PATTERN = rf"^[^{_FORBIDDEN}]*[^{_FORBIDDEN}{_INVISIBLE}][^{_FORBI
 
 class Text(fields.String):
     """Trimmed text, at most `limit` characters, as domain.common.text takes it: control
-    characters and bidi overrides refused, nothing but invisible characters counts as empty,
-    and an empty text as missing. The documented pattern says the same."""
+    characters and bidi overrides refused, nothing but invisible characters counts as empty.
+    A required text, or an optional one with `allow_blank=False` (a new value for something
+    that may not be empty: omit the field to leave it), refuses an empty one. The documented
+    pattern says the same."""
 
-    def __init__(self, *, limit: int = 4000, **kwargs: Any) -> None:
+    def __init__(self, *, limit: int = 4000, allow_blank: bool = True, **kwargs: Any) -> None:
         kwargs.setdefault("validate", validate.Length(max=limit))
+        self.allow_blank = allow_blank and not kwargs.get("required")
         metadata = kwargs.pop("metadata", {})
-        metadata.setdefault("pattern", REQUIRED_TEXT_PATTERN if kwargs.get("required") else TEXT_PATTERN)
+        metadata.setdefault("pattern", TEXT_PATTERN if self.allow_blank else REQUIRED_TEXT_PATTERN)
         super().__init__(metadata=metadata, **kwargs)
         self.limit = limit
 
@@ -253,23 +255,38 @@ class Text(fields.String):
             raise ValidationError(f"Longer than maximum length {self.limit}.")
         name = attr or "text"
         try:
-            return domain_common.text(raw, name, required=self.required, limit=self.limit)
+            return domain_common.text(raw, name, required=not self.allow_blank, limit=self.limit)
         except DomainValidationError as e:
             message = e.message
             raise ValidationError(message[len(name) + 1:] if message.startswith(name + " ")
                                   else message) from None
 
 
+WHOLE_TEXT = re.compile(r"\s*-?[0-9]+\s*")
+
+
 class Whole(fields.Integer):
-    """A whole number: a JSON integer or a string of digits (forms); never 50.5 or true."""
+    """A whole number: a JSON integer or a string of digits (a query parameter is text on
+    the wire; so is a form's field); never 50.5 or true. (The JSON body's "3" is lenience
+    kept for existing clients: the document says integer.)"""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool):
             raise ValidationError("must be a whole number")
-        if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
+        if isinstance(value, str) and WHOLE_TEXT.fullmatch(value):
             value = int(value)
         if not isinstance(value, int):
             raise ValidationError("must be a whole number")
+        return value
+
+
+class Flag(fields.Boolean):
+    """true or false, as JSON gives them (not "yes", "1" or 1); a form's select is turned
+    into one by `form_data`."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("must be true or false")
         return value
 
 
@@ -295,38 +312,49 @@ def _choice(options: tuple[str, ...] | list[str], **kwargs: Any) -> fields.Strin
 
 
 class CommandSchema(Schema):
-    """Unknown fields are refused (a typo must not silently drop a value); empty strings
-    are treated as absent (HTML forms send every field)."""
+    """Unknown fields are refused (a typo must not silently drop a value). A value is
+    judged by its field whatever it is, "" included: an HTML form's empty fields (forms
+    send every field) are left out by `form_data` before the schema sees them."""
 
     class Meta:
         unknown = RAISE
         ordered = True
 
-    @pre_load
-    def _drop_empty(self, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(data, Mapping):
-            return data
-        return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
-
 
 def form_data(schema: Schema, form: Any) -> dict[str, Any]:
     """A werkzeug MultiDict (request.form / request.args) as a dict `schema.load` accepts:
-    a `Lines` field's textarea becomes its list of non-blank lines (a blank one stays "",
-    not given), other list fields get every value (`getlist`), other fields their first
-    value. The CSRF token and any field the schema does not know are left out."""
+    a field left empty (or blank) is not given; a `Lines` field's textarea becomes its list
+    of non-blank lines; other list fields get every value (`getlist`), other fields their
+    first value. The CSRF token and any field the schema does not know are left out."""
     out: dict[str, Any] = {}
     for name, field in schema.fields.items():
         key = field.data_key or name
         if key not in form:
             continue
-        if isinstance(field, Lines):
+        if isinstance(field, Lines) or not isinstance(field, fields.List):
             value = form.get(key)
-            out[key] = Lines.split(value) if isinstance(value, str) and value.strip() else value
-        elif isinstance(field, fields.List) and hasattr(form, "getlist"):
+            if isinstance(value, str) and not value.strip():
+                continue
+            out[key] = _from_text(field, value) if isinstance(value, str) else value
+        elif hasattr(form, "getlist"):
             out[key] = form.getlist(key)
         else:
             out[key] = form.get(key)
     return out
+
+
+def _from_text(field: fields.Field, value: str) -> Any:
+    """A form's text as the JSON value its field takes: a textarea's lines for `Lines`,
+    true/false for a `Flag` (anything else stays text, refused)."""
+    if isinstance(field, Lines):
+        return Lines.split(value)
+    if isinstance(field, fields.Boolean):
+        return _FORM_BOOLEANS.get(value.strip().lower(), value)
+    return value
+
+
+_FORM_BOOLEANS = {"true": True, "on": True, "yes": True, "1": True,
+                  "false": False, "off": False, "no": False, "0": False}
 
 
 # Tokens ------------------------------------------------------------------------------------
@@ -337,7 +365,7 @@ class TokenRequestSchema(CommandSchema):
                              metadata={"pattern": NONBLANK_PATTERN})
     password = fields.String(required=True, validate=validate.Length(min=1, max=1000),
                              load_only=True, metadata={"pattern": NONBLANK_PATTERN})
-    label = Text(limit=120, load_default="api")
+    label = Text(limit=120, load_default="api", allow_blank=False)
     days = fields.Integer(load_default=TOKEN_DAYS, strict=True,
                           validate=validate.Range(min=1, max=MAX_TOKEN_DAYS),
                           metadata={"description": "How long the token works (days)"})
@@ -363,12 +391,12 @@ class CharterSchema(CommandSchema):
     title = Text(required=True, limit=200)
     sponsor = Text(required=True, limit=200)
     project_manager = Text(required=True, limit=200)
-    business_relationship_manager = Text(limit=200, load_default="not assigned")
+    business_relationship_manager = Text(limit=200, load_default="not assigned", allow_blank=False)
     start_date = BusinessDate(required=True)
     target_finish_date = BusinessDate(required=True)
     fund = Text(required=True, limit=200)
-    cost_centre = Text(limit=200, load_default="not assigned")
-    capital = fields.Boolean(required=True, metadata={
+    cost_centre = Text(limit=200, load_default="not assigned", allow_blank=False)
+    capital = Flag(required=True, metadata={
         "description": "true for capital funding, false for operating"})
     objectives = Lines(required=True, validate=validate.Length(min=1, max=MAX_ITEMS))
     scope_statement = Text(required=True, limit=4000)
@@ -390,17 +418,17 @@ class CharterSchema(CommandSchema):
 class AmendCharterSchema(CommandSchema):
     """Loads as `amend_charter` kwargs: {"changes": {...}, "reason": ...}."""
 
-    title = Text(limit=200)
-    sponsor = Text(limit=200)
-    project_manager = Text(limit=200)
-    business_relationship_manager = Text(limit=200)
+    title = Text(limit=200, allow_blank=False)
+    sponsor = Text(limit=200, allow_blank=False)
+    project_manager = Text(limit=200, allow_blank=False)
+    business_relationship_manager = Text(limit=200, allow_blank=False)
     start_date = BusinessDate()
     target_finish_date = BusinessDate()
-    fund = Text(limit=200)
-    cost_centre = Text(limit=200)
-    capital = fields.Boolean()
+    fund = Text(limit=200, allow_blank=False)
+    cost_centre = Text(limit=200, allow_blank=False)
+    capital = Flag()
     objectives = Lines(validate=validate.Length(min=1, max=MAX_ITEMS))
-    scope_statement = Text(limit=4000)
+    scope_statement = Text(limit=4000, allow_blank=False)
     reason = Text(required=True)
 
     @post_load
@@ -422,7 +450,7 @@ class BudgetLineSchema(CommandSchema):
     """`add_budget_line` kwargs; `name` defaults to the line code."""
 
     line = Code(required=True, metadata={"example": "HW-01"})
-    name = Text(limit=200)
+    name = Text(limit=200, allow_blank=False)
     category = _choice(CATEGORIES, required=True)
     amount = Money(sign="non-negative", required=True)
 
@@ -524,7 +552,7 @@ class ExpenditureSchema(CommandSchema):
     line = Code(required=True)
     amount = Money(required=True)
     vendor = Text(required=True, limit=200)
-    invoice_number = Text(required=True, limit=80)
+    invoice_number = Text(required=True, limit=60)  # as the aggregate (domain/project.py)
     invoice_date = BusinessDate(required=True)
     description = Text(required=True)
     po_number = Code(load_default=None, allow_none=True)
@@ -569,7 +597,7 @@ class CostImpactSchema(CommandSchema):
     line = Code(required=True)
     amount = Money(sign="non-zero", required=True, metadata={
         "description": "signed change to the line's budget, e.g. -500.00"})
-    name = Text(limit=200, metadata={"description": "for a new line"})
+    name = Text(limit=200, allow_blank=False, metadata={"description": "for a new line"})
     category = _choice(CATEGORIES, metadata={"description": "for a new line"})
 
 
@@ -670,8 +698,8 @@ class RiskUpdateSchema(CommandSchema):
     reason = Text(required=True)
     probability = Whole(validate=validate.Range(min=1, max=5))
     impact = Whole(validate=validate.Range(min=1, max=5))
-    owner = Text(limit=120)
-    mitigation = Text()
+    owner = Text(limit=120, allow_blank=False)
+    mitigation = Text(allow_blank=False)
     status = _choice(RISK_STATUSES)
 
 

@@ -410,3 +410,60 @@ def test_every_write_may_be_refused_for_its_input_or_its_credentials() -> None:
                 if status.startswith(("4", "5")):
                     schema_ref = _resolve(answer)["content"]["application/json"]["schema"]["$ref"]
                     assert schema_ref.endswith("/Error"), (method, path, status)
+
+
+@pytest.mark.parametrize(("path", "who", "body", "field"), [
+    (f"projects/{CODE}/change-requests", "pm",
+     {"title": "t", "description": "d", "justification": "j",
+      "schedule_impacts": [{"milestone": "M-01", "budgeted_value": ""}]}, "schedule_impacts"),
+    (f"projects/{CODE}/amendments", "pm", {"title": "", "reason": "r"}, "title"),
+    (f"projects/{CODE}/amendments", "pm", {"title": " ", "fund": "F", "reason": "r"}, "title"),
+    (f"projects/{CODE}/risks/R-001/updates", "pm", {"owner": "", "reason": "r"}, "owner"),
+    (f"projects/{CODE}/expenditures", "pm",
+     {"line": "HW-01", "amount": "5.00", "vendor": "V", "invoice_number": "E-1",
+      "invoice_date": "2025-04-01", "description": "d", "po_number": ""}, "po_number"),
+])
+def test_an_empty_string_in_json_is_a_value_its_field_judges(hostile: Hostile, path: str, who: str,
+                                                             body: dict[str, Any], field: str) -> None:
+    """What the fuzzing found: "" was dropped as "not given" (as an HTML form's empty field
+    is), so a budgeted_value "" the document refuses went through; the forms' reader leaves
+    empty fields out instead, and JSON's "" meets its field."""
+    before = hostile.size()
+    response = hostile.api("POST", path, who, json_body=body)
+    assert response.status_code == 422, response.data
+    assert field in response.get_json()["errors"], response.get_json()
+    assert hostile.size() == before
+
+
+def test_an_invoice_number_is_documented_as_long_as_the_aggregate_takes(hostile: Hostile) -> None:
+    """What the fuzzing found: maxLength 80 while the aggregate takes 60 characters."""
+    assert _field("Expenditure", "invoice_number")["maxLength"] == 60
+    before = hostile.size()
+    response = hostile.api("POST", f"projects/{CODE}/expenditures", "pm", json_body={
+        "line": "HW-01", "amount": "5.00", "vendor": "V", "invoice_number": "N" * 61,
+        "invoice_date": "2025-04-01", "description": "d"})
+    assert response.status_code == 422 and "invoice_number" in response.get_json()["errors"]
+    assert hostile.size() == before
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    (f"projects/{CODE}/change-requests",
+     {"title": "t", "description": "d", "justification": "j",
+      "schedule_impacts": [{"milestone": "M-01", "budgeted_value": 0}]}, "schedule_impacts"),
+    (f"projects/{CODE}/budget-lines", {"line": "NUM-1", "category": "hardware", "amount": 500},
+     "amount"),
+    ("projects", {"code": "IT-2026-078", "title": "T", "sponsor": "s", "project_manager": "pm",
+                  "start_date": "2026-01-01", "target_finish_date": "2026-12-31", "fund": "F",
+                  "capital": "yes", "objectives": ["o"], "scope_statement": "s"}, "capital"),
+    (f"projects/{CODE}/amendments", {"capital": 1, "reason": "r"}, "capital"),
+])
+def test_json_values_have_the_documented_type(hostile: Hostile, path: str, body: dict[str, Any],
+                                              field: str) -> None:
+    """What the fuzzing found: an amount as a JSON number (0) and a boolean as "yes" or 1
+    were taken although the document says string and boolean (a form's select is turned
+    into true/false by its reader)."""
+    before = hostile.size()
+    response = hostile.api("POST", path, "pm", json_body=body)
+    assert response.status_code == 422, response.data
+    assert field in response.get_json()["errors"], response.get_json()
+    assert hostile.size() == before
