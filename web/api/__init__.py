@@ -3,9 +3,11 @@ from the marshmallow schemas of `web.schemas`, the same ones the HTML forms load
 
     from web.api import register_api; register_api(app)
 
-Bearer tokens (`POST /api/v1/tokens`), errors as `{code, message, errors}` through the
-app's one error handler (`web.errors`). CSRF does not apply: API calls carry a bearer
-token, never a session cookie, so the API blueprints are exempt from CSRFProtect.
+Bearer tokens (`POST /api/v1/tokens`), checked before anything else of a request is read
+(web/api/parsing.py: 401 comes before 400, 415 or 422), errors as `{code, message,
+errors}` through the app's one error handler (`web.errors`: 404 for an unknown path, 405
+with Allow, 413, 414...). CSRF does not apply: API calls carry a bearer token, never a
+session cookie, so the API blueprints are exempt from CSRFProtect.
 """
 
 from __future__ import annotations
