@@ -64,10 +64,11 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.persistence import IntegrityError
 from flask import Flask, Response, current_app, flash, g, has_app_context, jsonify, request, url_for
 
 from ledger.errors import LedgerError
+from web.side_tables import create_side_table
 
 log = logging.getLogger(__name__)
 
@@ -178,20 +179,15 @@ class Claims:
 
     def ensure_table(self) -> None:
         """Create the table (idempotent; safe when workers race)."""
-        for attempt in range(3):
-            try:
-                self.recorder.execute(
-                    f"CREATE TABLE IF NOT EXISTS {self.table} (person TEXT NOT NULL, "
-                    "idem_key TEXT NOT NULL, fingerprint TEXT NOT NULL, "
-                    "created DOUBLE PRECISION NOT NULL, state TEXT NOT NULL, owner TEXT NOT NULL, "
-                    "events TEXT, status INTEGER, headers TEXT, body TEXT, "
-                    "PRIMARY KEY (person, idem_key))")
-                self.recorder.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_created "
-                                      f"ON {self.table} (created)")
-                return
-            except PersistenceError:
-                if attempt == 2:  # two PostgreSQL sessions creating it at once: one loses
-                    raise
+        create_side_table(self.recorder, [
+            f"CREATE TABLE IF NOT EXISTS {self.table} (person TEXT NOT NULL, "
+            "idem_key TEXT NOT NULL, fingerprint TEXT NOT NULL, "
+            "created DOUBLE PRECISION NOT NULL, state TEXT NOT NULL, owner TEXT NOT NULL, "
+            "events TEXT, status INTEGER, headers TEXT, body TEXT, "
+            "PRIMARY KEY (person, idem_key))",
+            f"CREATE INDEX IF NOT EXISTS {TABLE}_created "
+            f"ON {self.table} (created)",
+        ])
 
     def find(self, person: str, key: str) -> Row | None:
         rows = self.recorder.fetch(f"SELECT {self.COLUMNS} FROM {self.table} "

@@ -36,11 +36,11 @@ import secrets
 import time
 from typing import Any
 
-from eventsourcing.persistence import PersistenceError
 from flask import Flask, current_app, session
 
 from domain.services import CREDENTIALS_TABLE
 from web.ledger_access import get_pmo
+from web.side_tables import create_side_table
 
 TABLE = "pmo_web_sessions"
 IDLE_SECONDS = 2 * 3600
@@ -75,18 +75,13 @@ class SessionStore:
 
     def ensure_table(self) -> None:
         """Create the table and its index (idempotent; safe when workers race)."""
-        for attempt in range(3):
-            try:
-                self.recorder.execute(
-                    f"CREATE TABLE IF NOT EXISTS {self.table} (sid_hash TEXT PRIMARY KEY, "
-                    "username TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, "
-                    "seen_at DOUBLE PRECISION NOT NULL, stamp TEXT NOT NULL)")
-                self.recorder.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_username "
-                                      f"ON {self.table} (username)")
-                return
-            except PersistenceError:
-                if attempt == 2:  # two PostgreSQL sessions creating it at once: one loses
-                    raise
+        create_side_table(self.recorder, [
+            f"CREATE TABLE IF NOT EXISTS {self.table} (sid_hash TEXT PRIMARY KEY, "
+            "username TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, "
+            "seen_at DOUBLE PRECISION NOT NULL, stamp TEXT NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {TABLE}_username "
+            f"ON {self.table} (username)",
+        ])
 
     def _stamp(self, username: str) -> str:
         rows = self.recorder.fetch(

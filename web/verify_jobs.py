@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from eventsourcing.persistence import PersistenceError
 from flask import Flask
 
 from web.ledger_access import get_pmo
+from web.side_tables import create_side_table
 
 log = logging.getLogger(__name__)
 
@@ -118,21 +118,16 @@ class RunStore:
         self.table = f"{getattr(self.recorder, 'schema_prefix', '')}{TABLE}"
 
     def ensure_table(self) -> None:
-        for attempt in range(3):
-            try:
-                self.recorder.execute(
-                    f"CREATE TABLE IF NOT EXISTS {self.table} (id TEXT PRIMARY KEY, "
-                    "started_by TEXT NOT NULL, starter TEXT NOT NULL, size BIGINT NOT NULL, "
-                    "head TEXT NOT NULL, started DOUBLE PRECISION NOT NULL, "
-                    "updated DOUBLE PRECISION NOT NULL, done BIGINT NOT NULL, total BIGINT NOT NULL, "
-                    "finished INTEGER NOT NULL, report TEXT, error TEXT, slot TEXT)")
-                # The one run in progress holds slot 'running'; finished runs hold NULL.
-                self.recorder.execute(
-                    f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_slot ON {self.table} (slot)")
-                return
-            except PersistenceError:  # two PostgreSQL sessions creating it at once
-                if attempt == 2:
-                    raise
+        """Create the table and its index (idempotent; safe when workers race)."""
+        # The one run in progress holds slot 'running'; finished runs hold NULL.
+        create_side_table(self.recorder, [
+            f"CREATE TABLE IF NOT EXISTS {self.table} (id TEXT PRIMARY KEY, "
+            "started_by TEXT NOT NULL, starter TEXT NOT NULL, size BIGINT NOT NULL, "
+            "head TEXT NOT NULL, started DOUBLE PRECISION NOT NULL, "
+            "updated DOUBLE PRECISION NOT NULL, done BIGINT NOT NULL, total BIGINT NOT NULL, "
+            "finished INTEGER NOT NULL, report TEXT, error TEXT, slot TEXT)",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {TABLE}_slot ON {self.table} (slot)",
+        ])
 
     def add(self, run: Run) -> bool:
         """Insert `run` holding the slot of the run in progress; False (and nothing
