@@ -34,6 +34,7 @@ from ledger.errors import (
 from ledger.keyring import KEYRING_ID, KeyRing
 from ledger.keys import PASSPHRASE_ENV, Signer
 from ledger.keystore import KeyStore
+from ledger.receipts import Receipt
 from ledger.recorders import SealedSnapshots
 from ledger.rows import ChainRow
 
@@ -180,6 +181,13 @@ class LedgerApplication(Application):
         # The library's save, less its per-object runtime Protocol checks (collecting.py).
         return collecting.save(self, objs, {**kwargs, "signer": signer, "key_check": key_check})
 
+    def append(self, *objs: Any, signer: Signer, **kwargs: Any) -> list[Receipt]:
+        """Record the aggregates' new events, signed by `signer`; one receipt per event,
+        in log order, taken from what the write itself stored (ledger/receipts.py)."""
+        receipts: list[Receipt] = []
+        self.save(*objs, signer=signer, receipts=receipts, **kwargs)
+        return receipts
+
     def actors_of(self, objs: tuple[Any, ...]) -> frozenset:
         """Whom the events being saved name as their actor: the signer must be each of them."""
         return named_actors(objs)
@@ -241,6 +249,10 @@ class LedgerApplication(Application):
         return (int(rows[0][0]), bytes(rows[0][1])) if rows else (0, bytes(32))
 
     def read_chain(self, lo: int, hi: int, topics: tuple[str, ...] = ()) -> list[ChainRow]:
+        return self.recorder.read_chain(lo, hi, topics)
+
+    def read_log(self, lo: int, hi: int, topics: tuple[str, ...] = ()) -> list[ChainRow]:
+        """Positions lo..hi (those of `topics`, when given), signatures and hashes included."""
         return self.recorder.read_chain(lo, hi, topics)
 
     def read_positions(self, positions: Iterable[int]) -> list[ChainRow]:

@@ -53,6 +53,8 @@ from ledger.errors import EventTooLargeError, LedgerError, MissingSignerError, V
 from ledger.hashing import GENESIS_HASH, chain_hash, record_hash
 from ledger.keyring import KEYRING_ID
 from ledger.keys import Signer
+from ledger.receipts import Receipt
+from ledger.receipts import now as receipt_time
 from ledger.rows import ChainRow, UnchainedRow, column_as
 from ledger.snapshots import SEALS_TABLE, Seal, SealError, check_seal, make_seal, root_public_key_of
 
@@ -195,6 +197,22 @@ def presigned_ids(rows: Sequence[ChainRow], head: tuple[int, bytes]) -> list[UUI
                               f"({previous.hex()}) differs from the one it carries ({r.chain_hash.hex()})")
         out.append(oid)
     return out
+
+
+def _start_receipts(kwargs: dict[str, Any]) -> None:
+    # A save that is tried again (the key ring moved, a dropped connection) starts its
+    # receipts afresh: only the attempt that commits is reported.
+    receipts = kwargs.get("receipts")
+    if receipts is not None:
+        receipts.clear()
+
+
+def make_receipts(stored_events: Sequence[StoredEvent], positions: Sequence[int],
+                  signed: Sequence[tuple[bytes, bytes]], hashes: Sequence[bytes]) -> list[Receipt]:
+    """The receipts of one save, from what its write transaction stored."""
+    at = receipt_time()
+    return [Receipt(p, str(s.originator_id), s.originator_version, s.topic, h, sig, ch, at)
+            for s, p, (h, sig), ch in zip(stored_events, positions, signed, hashes, strict=True)]
 
 
 def _head(row: Any) -> tuple[int, bytes] | None:
@@ -381,6 +399,7 @@ class SignedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainQueries):
         ]
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        _start_receipts(kwargs)
         signed = sign_events(stored_events, kwargs.get("signer"))
         key = kwargs["signer"].key_id
         try:
@@ -395,13 +414,15 @@ class SignedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainQueries):
                 if key_check is not None:
                     key_check(row[2])
                 head = _head(row) if row[0] is not None else None
-                ids = self._insert_chained(c, stored_events, signed, head, key, row[3] or 0)
+                ids = self._insert_chained(c, stored_events, signed, head, key, row[3] or 0,
+                                           kwargs.get("receipts"))
         except IntegrityError as e:
             raise VersionConflictError(_conflict_message(stored_events)) from e
         return ids
 
     def _insert_chained(self, c: Any, stored_events: Sequence[StoredEvent], signed: Sequence[tuple[bytes, bytes]],
-                        head: tuple[int, bytes] | None, key: str, last_rowid: int) -> list[int]:
+                        head: tuple[int, bytes] | None, key: str, last_rowid: int,
+                        receipts: list[Receipt] | None = None) -> list[int]:
         # One row per event with its signature and link, all in one `executemany` (the
         # loop over rows runs in C). The library's cursor wrapper is bypassed (its errors
         # are translated when the transaction ends, as the library's own insert relies on).
@@ -421,7 +442,10 @@ class SignedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainQueries):
         first, last = last_rowid + 1, last_rowid + len(rows)
         if rows and cursor.execute("SELECT last_insert_rowid()").fetchone()[0] != last:
             raise LedgerError(f"rows were not stored at ids {first}..{last}: refusing to record")
-        return list(range(first, last + 1))
+        positions = list(range(first, last + 1))
+        if receipts is not None:
+            receipts.extend(make_receipts(stored_events, positions, signed, [r[6] for r in rows]))
+        return positions
 
     def insert_presigned(self, batches: Iterable[Sequence[ChainRow]],
                          checkpoints: Sequence[tuple[int, str]] = ()) -> tuple[int, bytes]:
@@ -512,6 +536,7 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
             self.sql_create_statements.append(SQL(ddl.replace("{s}", f'"{schema}"')))
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        _start_receipts(kwargs)
         signed = sign_events(stored_events, kwargs.get("signer"))
         key = kwargs["signer"].key_id
         if not stored_events:
@@ -550,6 +575,10 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
                 key_check(rows[0][3])
             head = _head(rows[0][1:]) if rows[0][1] is not None else None
             chained = chain_params(stored_events, ids, signed, head, key)
+            receipts = kwargs.get("receipts")
+            if receipts is not None:
+                receipts.extend(make_receipts(stored_events, [r[0] for r in chained], signed,
+                                              [r[6] for r in chained]))
             curs.execute(chain, (
                 key, [r[0] for r in chained], [r[1] for r in chained], [r[2] for r in chained],
                 [r[3] for r in chained], [r[5] for r in chained], [r[6] for r in chained],
