@@ -776,9 +776,7 @@ class PMOApplication(LedgerApplication):
 
     def projects(self) -> list[Project]:
         """Every chartered project, ordered by code."""
-        rows = self.recorder.fetch(
-            "SELECT originator_id FROM {events} WHERE topic = ?", (Project.Chartered.TOPIC,))
-        found = [self.repository.get(UUID(str(r[0]))) for r in rows]
+        found = [self.repository.get(oid) for oid in self.originators_of_topic(Project.Chartered.TOPIC)]
         return sorted(found, key=lambda p: p.code)
 
     def directory(self) -> Directory:
@@ -1062,7 +1060,7 @@ class PMOApplication(LedgerApplication):
         unit = self._unit()
         if unit is not None and aggregate_id == unit.project_id:
             return unit.project is not None
-        return bool(self.recorder.select_events(aggregate_id, limit=1))
+        return self.has_events(aggregate_id)
 
 
 def _sha256(token: str) -> str:

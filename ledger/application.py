@@ -34,6 +34,7 @@ from ledger.errors import (
 from ledger.keyring import KEYRING_ID, KeyRing
 from ledger.keys import PASSPHRASE_ENV, Signer
 from ledger.keystore import KeyStore
+from ledger.reading import LogReading
 from ledger.receipts import Receipt
 from ledger.recorders import SealedSnapshots
 from ledger.rows import ChainRow
@@ -93,7 +94,7 @@ class IntegrityFaults:
             return len(self._faults)
 
 
-class LedgerApplication(Application):
+class LedgerApplication(LogReading, Application):
     """An event-sourced application whose every saved event is signed and chained.
 
     Snapshots are sealed (ledger/snapshots.py): written only by a process that holds the

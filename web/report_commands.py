@@ -100,7 +100,7 @@ def read_models(db_url: str | None, project: str | None = None, *, catch_up: boo
     app = None
     try:
         app = open_ledger(resolve_url(db_url, "instance"), app_class=PMOApplication)
-        if project is not None and not app.recorder.select_events(project_id(project), limit=1):
+        if project is not None and not app.has_events(project_id(project)):
             fail(f"no project {project} in this ledger")
         if position is not None and position > app.size():
             fail(f"position {position} is not in the log (it holds {app.size()})")

@@ -90,11 +90,7 @@ def last_version(app: Any, store: ReadStore, aggregate_id: UUID, position: int) 
     Walks the aggregate's own events newest first through the event store's primary key,
     each joined to its chain row by the chain's unique notification id: no scan, and no
     index the read models would have to maintain."""
-    rows = app.recorder.fetch(
-        "SELECT e.originator_version, c.position FROM {events} e JOIN {chain} c "
-        "ON c.notification_id = e.{nid} WHERE e.originator_id = ? AND c.position <= ? "
-        "ORDER BY e.originator_version DESC LIMIT 1", (store.originator(aggregate_id), position))
-    return (int(rows[0][0]), int(rows[0][1])) if rows else None
+    return app.last_version_at(aggregate_id, position)  # type: ignore[no-any-return]
 
 
 def replay(app: Any, store: ReadStore, code: str, *, position: int | None = None,

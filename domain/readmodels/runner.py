@@ -24,19 +24,13 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from functools import partial
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from domain.readmodels.parallel import keep_until_replied
 from domain.readmodels.projection import Item
 from domain.readmodels.store import LostRaceError, ReadModelError, ReadStore, Writer
 from ledger.integrity import describe
-from ledger.recorders import (
-    SignedPostgresApplicationRecorder,
-    SignedSQLiteApplicationRecorder,
-    canonical_ids,
-)
-from ledger.rows import ChainRow, column_as
+from ledger.rows import ChainRow
 
 Progress = Callable[[int, int], None]
 BATCH = 1000
@@ -238,87 +232,14 @@ class Projector:
     def read(self, lo: int, hi: int) -> Iterator[Item]:
         """Positions lo..hi, as the projection decodes them, in chunks of at most one batch."""
         decode = self.projection.decode
-        rows = log_reader(self.app)
         while lo <= hi:
             top = min(hi, lo + self.batch - 1)
-            for row in rows(lo, top):
+            for row in self.app.read_entries(lo, top):
                 yield Item(row, decode(row))
             lo = top + 1
 
 
 
-class LogRow(NamedTuple):
-    """A chain position as the read models read it: a `ChainRow` without the signature
-    and chain hash (checking those is `pmo-ledger verify`'s work; no read model shows
-    them), which were over half the cost of fetching a position on SQLite."""
-
-    position: int
-    notification_id: int
-    originator_id: str
-    originator_version: int
-    key_id: str
-    event_originator_id: str | None
-    event_originator_version: int | None
-    topic: str | None
-    state: bytes | None
-
-
-# The SQLite ledger's own chain select (`SQLITE_CHAIN_SELECT`: on SQLite a position is an
-# event row, its row id, with the chain columns beside the event's) less the signature and
-# chain hash. Read from the events table itself: through the `ledger_chain` view, joined
-# back to the events, every row was looked up twice.
-_LOG_SELECT = (
-    "SELECT rowid, originator_id, originator_version, COALESCE(key_id, ''), topic, state "
-    "FROM {events} WHERE rowid >= ? AND rowid <= ? AND chain_hash IS NOT NULL ORDER BY rowid"
-)
-
-
-def log_reader(app: Any) -> Callable[[int, int], list[Any]]:
-    """`rows(lo, hi)`: positions lo..hi as LogRows -- read by the SQLite and PostgreSQL
-    ledgers' own selects less the signature and chain hash; with any other recorder, its
-    `read_chain` (ChainRows, which have the same fields and more)."""
-    recorder = getattr(app, "recorder", None)
-    if isinstance(recorder, SignedPostgresApplicationRecorder):
-        return lambda lo, hi: _pg_log_rows(recorder.read_unsigned(lo, hi))
-    if not isinstance(recorder, SignedSQLiteApplicationRecorder):
-        return app.read_chain  # type: ignore[no-any-return]
-    sql = recorder.q(_LOG_SELECT)
-
-    def rows(lo: int, hi: int) -> list[Any]:
-        with recorder.datastore.transaction(commit=False) as c:
-            cursor = c.sqlite_cursor
-            cursor.row_factory = None  # plain tuples
-            cursor.execute(sql, (lo, hi))
-            return _log_rows(cursor.fetchall())
-
-    return rows
-
-
-def _log_rows(rows: list[tuple]) -> list[LogRow]:
-    """LogRows from the SQLite select's tuples, each originator id in its canonical text
-    (as the ledger's ChainRows have them; stored as hex on SQLite), worked out once per
-    id; the position is the notification id, and the chain's and the event's identity are
-    the row's own. Column by column, so that no Python code runs per row."""
-    if not rows:
-        return []
-    pos, oid, version, key, topic, state = zip(*rows, strict=True)
-    # As the ledger's ChainRows have it: an event id that is NULL (a tampered row) stays
-    # None -- the payload then reads as missing -- and the chain's copy is its text.
-    ids, chain_ids = canonical_ids(oid)
-    return list(map(_new_log_row, zip(pos, pos, chain_ids, version, key, ids, version, topic,
-                                      column_as(state, bytes, none=True), strict=True)))
-
-
-def _pg_log_rows(rows: list[tuple]) -> list[LogRow]:
-    """LogRows from `read_unsigned`'s tuples, which are the ledger's ChainRows' fields
-    (PostgreSQL gives a UUID's canonical text). Column by column, as `_log_rows`."""
-    if not rows:
-        return []
-    *columns, state = zip(*rows, strict=True)
-    return list(map(_new_log_row, zip(*columns, column_as(state, bytes, none=True), strict=True)))
-
-
-_new_log_row = partial(tuple.__new__, LogRow)  # LogRow._make without its Python frame
 
 
 _gc_lock = threading.Lock()
@@ -368,7 +289,7 @@ def follow(app: Any, postgres: bool, stop: threading.Event, step: Callable[[], i
             step()
         return
     # Subscribed from before the first catch-up, so nothing recorded meanwhile is missed.
-    subscription = app.recorder.subscribe(gt=app.recorder.max_notification_id() or 0)
+    subscription = app.subscribe(gt=app.last_notification_id())
     with subscription:
         threading.Thread(target=lambda: (stop.wait(), subscription.stop()), daemon=True).start()
         reached = step()

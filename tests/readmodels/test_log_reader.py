@@ -1,4 +1,4 @@
-"""The read models' own read of the chain (runner.log_reader) gives the ledger's ChainRows
+"""The read models' own read of the chain (the ledger port's read_entries) gives the ledger's ChainRows
 less the signature and hash -- tampered rows included -- and the split-purchase rule's
 running totals fall back to adding each window up wherever a running total could round."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from domain.compliance.evaluator import _running_totals
-from domain.readmodels.runner import LogRow, log_reader
+from ledger.rows import LogRow
 from tests.domain.helpers import World
 from tests.readmodels.test_tracking import history
 from tests.support import embedded, set_state
@@ -26,7 +26,7 @@ def test_log_rows_are_the_ledgers_chain_rows_field_for_field(any_world: World) -
         app.recorder.execute("UPDATE {events} SET originator_id = NULL WHERE {nid} = ?", (nid,))
     else:
         app.recorder.execute("DELETE FROM {events} WHERE {nid} = ?", (nid,))
-    ours, theirs = log_reader(app)(1, size), app.read_chain(1, size)
+    ours, theirs = app.read_entries(1, size), app.read_chain(1, size)
     assert len(ours) == len(theirs) == size
     for mine, chain in zip(ours, theirs, strict=True):
         assert type(mine) is LogRow
@@ -34,8 +34,8 @@ def test_log_rows_are_the_ledgers_chain_rows_field_for_field(any_world: World) -
             value = getattr(chain, name)
             assert getattr(mine, name) == value and type(getattr(mine, name)) is type(value), name
     assert ours[-3].event_originator_id is None and ours[-3].state in (None, theirs[-3].state)
-    assert log_reader(app)(size + 1, size + 5) == []
-    assert [r.position for r in log_reader(app)(3, 5)] == [3, 4, 5]
+    assert app.read_entries(size + 1, size + 5) == []
+    assert [r.position for r in app.read_entries(3, 5)] == [3, 4, 5]
 
 
 def test_running_totals_are_exact_or_not_given() -> None:

@@ -241,7 +241,6 @@ def test_the_sqlite_reader_gives_the_ledgers_own_rows(tmp_path) -> None:
     field, a row whose originator id was nulled by tampering included."""
     import sqlite3
 
-    from domain.readmodels.runner import log_reader
     from ledger.application import init_ledger
     from ledger.keys import Signer
     from tests.domain.helpers import PW
@@ -255,7 +254,7 @@ def test_the_sqlite_reader_gives_the_ledgers_own_rows(tmp_path) -> None:
         with sqlite3.connect(tmp_path / "l.sqlite3") as c:
             c.execute("UPDATE stored_events SET originator_id = NULL WHERE rowid = 2")
         size = app.size()
-        lean = log_reader(app)(1, size)
+        lean = app.read_entries(1, size)
         full = app.read_chain(1, size)
         assert len(lean) == len(full) == size >= 3
         for a, b in zip(lean, full, strict=True):

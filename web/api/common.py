@@ -133,10 +133,6 @@ def ratio(value: Decimal | None) -> float | None:
 # Where a command's event sits in the log -------------------------------------------------------
 
 
-def _originator(app: PMOApplication, aggregate_id: UUID) -> Any:
-    return aggregate_id.hex if app.backend.sqlite_path is not None else aggregate_id
-
-
 def event_position(code: str, match: dict[str, Any] | None = None,
                    topics: Iterable[str] = (), scan: int = 50) -> int | None:
     """The chain position of project `code`'s newest event whose payload holds every
@@ -151,18 +147,14 @@ def event_position(code: str, match: dict[str, Any] | None = None,
         found = Claims(app).in_log([mine])
         if found:
             return found[0][0]
-    rows = app.recorder.fetch(
-        "SELECT c.position, e.topic, e.state FROM {chain} c JOIN {events} e "
-        "ON e.{nid} = c.notification_id WHERE e.originator_id = ? "
-        "ORDER BY e.originator_version DESC LIMIT ?",
-        (_originator(app, project_id(code)), scan))
+    rows = app.newest_of(project_id(code), scan)
     suffixes = tuple(topics)
     for position, topic, state in rows:
         if suffixes and not str(topic).endswith(suffixes):
             continue
         if match:
             try:
-                payload = json.loads(bytes(state))
+                payload = json.loads(state)
             except (TypeError, ValueError):
                 continue
             if any(payload.get(k) != v for k, v in match.items()):

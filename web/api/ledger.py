@@ -164,10 +164,9 @@ def verify_job(job_id: str) -> Any:
 def checkpoint(query: dict[str, Any]) -> Any:
     """The latest stored checkpoint: a signed note of the log's size, Merkle root and head"""
     require_oversight()
-    rows = pmo().recorder.fetch("SELECT note FROM {checkpoints} ORDER BY id DESC LIMIT 1")
-    if not rows:
+    note = pmo().latest_checkpoint_note()
+    if note is None:
         raise NotFoundError("no checkpoint has been signed yet (`pmo-ledger checkpoint`)")
-    note = rows[0][0]
     if query["format"] == "text":
         return Response(note, mimetype="text/plain")
     cp, _, _ = parse_checkpoint(note)

@@ -28,7 +28,6 @@ from uuid import UUID
 
 from domain.project import project_id
 from ledger.application import open_ledger
-from ledger.recorders import unchained_rows
 
 REPO = Path(__file__).resolve().parents[2]
 READ_MODEL_REPORTS = (
@@ -76,7 +75,7 @@ def log_checks(url: str, acknowledged: list[dict[str, Any]],
     app = open_ledger(url)
     try:
         size = app.size()
-        unchained = [row._asdict() for row in unchained_rows(app.recorder)]
+        unchained = [row._asdict() for row in app.unchained_rows()]
         rows = {r.position: r for r in app.read_chain(1, size)} if size else {}
     finally:
         app.close()
