@@ -38,6 +38,7 @@ from ledger.reading import LogReading
 from ledger.receipts import Receipt
 from ledger.recorders import SealedSnapshots
 from ledger.rows import ChainRow
+from ledger.sidestore import SideStore
 
 
 class _RingMoved(Exception):
@@ -126,12 +127,29 @@ class LedgerApplication(LogReading, Application):
         self._ring_cache: tuple[int, KeyRing] | None = None
         self.integrity_faults = IntegrityFaults()
         self._sealer_known = False
+        self._side_store: SideStore | None = None
+        self._side_lock = threading.Lock()
         super().__init__(env)
         if self.snapshots is not None:
             if not isinstance(self.snapshots.recorder, SealedSnapshots):
                 raise LedgerError(f"the snapshot store of {backend.describe()} is not sealed: "
                                   f"PERSISTENCE_MODULE must name one of {sorted(_FACTORIES.values())}")
             self.snapshots.recorder.attach(self.recorder, self.integrity_faults.add)
+
+    @property
+    def side_store(self) -> SideStore:
+        """The tables beside the log in this database (ledger/sidestore.py)."""
+        with self._side_lock:
+            if self._side_store is None:
+                self._side_store = SideStore(self.backend)
+            return self._side_store
+
+    def close(self) -> None:
+        with self._side_lock:
+            if self._side_store is not None:
+                self._side_store.close()
+                self._side_store = None
+        super().close()
 
     def construct_transcoder(self) -> Transcoder:
         return canonical_transcoder()
