@@ -68,7 +68,6 @@ from eventsourcing.persistence import IntegrityError
 from flask import Flask, Response, current_app, flash, g, has_app_context, jsonify, request, url_for
 
 from ledger.errors import LedgerError
-from web.side_tables import create_side_table
 
 log = logging.getLogger(__name__)
 
@@ -168,18 +167,18 @@ class Row:
 
 
 class Claims:
-    """Keys in the ledger database's side table (`recorder.execute/fetch`, both backends)."""
+    """Keys in the ledger database's side table (the side-table adapter, ledger/sidestore.py)."""
 
     COLUMNS = "fingerprint, created, state, owner, events, status, headers, body"
 
     def __init__(self, pmo: Any) -> None:
         self.pmo = pmo
-        self.recorder = pmo.recorder
-        self.table = f"{getattr(self.recorder, 'schema_prefix', '')}{TABLE}"
+        self.store = pmo.side_store
+        self.table = self.store.table(TABLE)
 
     def ensure_table(self) -> None:
         """Create the table (idempotent; safe when workers race)."""
-        create_side_table(self.recorder, [
+        self.store.create([
             f"CREATE TABLE IF NOT EXISTS {self.table} (person TEXT NOT NULL, "
             "idem_key TEXT NOT NULL, fingerprint TEXT NOT NULL, "
             "created DOUBLE PRECISION NOT NULL, state TEXT NOT NULL, owner TEXT NOT NULL, "
@@ -190,7 +189,7 @@ class Claims:
         ])
 
     def find(self, person: str, key: str) -> Row | None:
-        rows = self.recorder.fetch(f"SELECT {self.COLUMNS} FROM {self.table} "
+        rows = self.store.fetch(f"SELECT {self.COLUMNS} FROM {self.table} "
                                    "WHERE person = ? AND idem_key = ?", (person, key))
         if not rows:
             return None
@@ -204,7 +203,7 @@ class Claims:
     def insert(self, person: str, key: str, fingerprint: str, *, owner: str, at: float) -> bool:
         """Claim the key; False when it is someone's already."""
         try:
-            self.recorder.execute(
+            self.store.execute(
                 f"INSERT INTO {self.table} (person, idem_key, fingerprint, created, state, owner) "
                 "VALUES (?, ?, ?, ?, ?, ?)", (person, key, fingerprint, at, PENDING, owner))
         except IntegrityError:
@@ -214,14 +213,14 @@ class Claims:
     def attempting(self, person: str, key: str, owner: str,
                    events: Sequence[tuple[str, int, str | None]]) -> None:
         """Note the events about to be written (before the write transaction)."""
-        self.recorder.execute(f"UPDATE {self.table} SET events = ? "
+        self.store.execute(f"UPDATE {self.table} SET events = ? "
                               "WHERE person = ? AND idem_key = ? AND owner = ?",
                               (json.dumps([list(e) for e in events]), person, key, owner))
 
     def finish(self, person: str, key: str, owner: str, response: Response) -> None:
         """Keep the answer: the key is spent."""
         headers = {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers}
-        self.recorder.execute(
+        self.store.execute(
             f"UPDATE {self.table} SET state = ?, status = ?, headers = ?, body = ? "
             "WHERE person = ? AND idem_key = ? AND owner = ?",
             (DONE, response.status_code, json.dumps(headers),
@@ -229,35 +228,29 @@ class Claims:
 
     def release(self, person: str, key: str, owner: str) -> None:
         """Nothing was written: the key is free again."""
-        self.recorder.execute(f"DELETE FROM {self.table} WHERE person = ? AND idem_key = ? "
+        self.store.execute(f"DELETE FROM {self.table} WHERE person = ? AND idem_key = ? "
                               "AND owner = ? AND state = ?", (person, key, owner, PENDING))
 
     def take_over(self, person: str, key: str, old_owner: str, owner: str, at: float) -> None:
         """A pending key of a process that ended becomes `owner`'s (if still `old_owner`'s)."""
-        self.recorder.execute(f"UPDATE {self.table} SET owner = ?, created = ? WHERE person = ? "
+        self.store.execute(f"UPDATE {self.table} SET owner = ?, created = ? WHERE person = ? "
                               "AND idem_key = ? AND owner = ? AND state = ?",
                               (owner, at, person, key, old_owner, PENDING))
 
     def forget(self, person: str, key: str, created: float) -> None:
-        self.recorder.execute(f"DELETE FROM {self.table} WHERE person = ? AND idem_key = ? "
+        self.store.execute(f"DELETE FROM {self.table} WHERE person = ? AND idem_key = ? "
                               "AND created = ?", (person, key, created))
 
     def expire(self, at: float) -> None:
-        self.recorder.execute(f"DELETE FROM {self.table} WHERE created < ?", (at - KEEP_SECONDS,))
+        self.store.execute(f"DELETE FROM {self.table} WHERE created < ?", (at - KEEP_SECONDS,))
 
     def in_log(self, events: Iterable[tuple[str, int, str | None]]) -> list[tuple[int, dict[str, Any]]]:
         """(position, payload) of those of `events` in the log: (originator id, version,
         SHA-256 of the stored state or None). The digest tells the event that was to be
         written from another writer's that took the same version after it failed."""
-        sqlite = self.pmo.backend.sqlite_path is not None
         found = []
         for originator, version, digest in events:
-            oid: Any = UUID(originator).hex if sqlite else UUID(originator)
-            rows = self.recorder.fetch(
-                "SELECT c.position, e.state FROM {chain} c JOIN {events} e "
-                "ON e.{nid} = c.notification_id WHERE e.originator_id = ? "
-                "AND e.originator_version = ?", (oid, version))
-            for position, state in rows:
+            for position, state in self.pmo.event_at(UUID(originator), version):
                 if digest is None or state_digest(state) == digest:
                     found.append((int(position), _payload(state)))
         return found
