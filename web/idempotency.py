@@ -27,7 +27,7 @@ The rules:
   committed): a refused or failed request wrote nothing and may be sent again with its key.
 
 Committed means answered as committed. A write request is watched (`watch`: the process's
-ledger application reports each save through its `_record`, wrapped once): before the write
+ledger application reports each save to its append observer): before the write
 transaction the events about to be written are noted on the key's row, and after the commit
 on the request. If anything fails after a commit -- reading the receipt, rendering, an
 after-request hook, the pool closed under the request at a worker's exit, the database
@@ -300,7 +300,7 @@ class Watch:
     attempted: list[tuple[str, int, str | None]] = field(default_factory=list)
     committed: list[tuple[str, int, int | None, dict[str, Any]]] = field(default_factory=list)
 
-    def before_write(self, events: Sequence[Any], mapper: Any) -> None:
+    def before_append(self, events: Sequence[Any], mapper: Any) -> None:
         self.attempted = [(str(e.originator_id), int(e.originator_version),
                            state_digest(mapper.to_stored_event(e).state)) for e in events]
         if self.claim is not None:  # failing here, nothing is written (the save is not begun)
@@ -308,12 +308,11 @@ class Watch:
 
     events: list[Any] = field(default_factory=list)  # the committed domain events
 
-    def after_commit(self, recordings: Sequence[Any]) -> None:
-        for r in recordings:
-            event = r.domain_event
+    def after_append(self, events: Sequence[Any], receipts: Sequence[Any]) -> None:
+        for event, receipt in zip(events, receipts, strict=True):
             payload = {k: getattr(event, k) for k in ITEM_KEYS if isinstance(getattr(event, k, None), str)}
             self.committed.append((str(event.originator_id), int(event.originator_version),
-                                   getattr(r.notification, "id", None), payload))
+                                   receipt.position, payload))
             self.events.append(event)
         self.attempted = []
 
@@ -342,28 +341,8 @@ def _current() -> Watch | None:
 
 def watch(pmo: Any) -> None:
     """Have the process's ledger application report its saves to the request making them
-    (once per application; the library's `_record` is where a save is written)."""
-    if getattr(pmo, "_idempotency_watched", False):
-        return
-    with _WATCH_LOCK:
-        if getattr(pmo, "_idempotency_watched", False):
-            return
-        record = pmo._record
-
-        def _record(processing_event: Any) -> Any:
-            watching = _current()
-            if watching is not None:
-                watching.before_write(processing_event.events, pmo.mapper)
-            recordings = record(processing_event)
-            if watching is not None:
-                watching.after_commit(recordings)
-            return recordings
-
-        pmo._record = _record
-        pmo._idempotency_watched = True
-
-
-_WATCH_LOCK = threading.Lock()
+    (through the ledger's append observer: before the write and after its commit)."""
+    pmo.append_observer = _current
 
 
 # The request's key and body ---------------------------------------------------------------------
@@ -640,20 +619,18 @@ def _receipt_response(found: Sequence[tuple[int | None, dict[str, Any]]]) -> Res
 
 
 def _committed_events(w: Watch) -> list[tuple[int | None, dict[str, Any]]]:
-    """(position, payload) per event the request committed; positions read from the log
-    when it answers, else SQLite's row id (the position there), else None."""
-    sqlite = False
+    """(position, payload) per event the request committed; the payloads read from the log
+    when it answers, else the positions of the save's receipts (None when unknown)."""
     try:
         from web.ledger_access import get_pmo
 
         pmo = get_pmo()
-        sqlite = pmo.backend.sqlite_path is not None
         found = Claims(pmo).in_log([(o, v, None) for o, v, _, _ in w.committed])
         if len(found) == len(w.committed):
             return [(pos, {**payload, **w.committed[i][3]}) for i, (pos, payload) in enumerate(found)]
     except Exception:  # noqa: BLE001 - the database may be what failed
         pass
-    return [(nid if sqlite else None, payload) for _, _, nid, payload in w.committed]
+    return [(position, payload) for _, _, position, payload in w.committed]
 
 
 def _as_success(response: Response, w: Watch) -> Response:
