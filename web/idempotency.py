@@ -307,6 +307,7 @@ class Watch:
             claims().attempting(self.claim.person, self.claim.key, self.claim.owner, self.attempted)
 
     events: list[Any] = field(default_factory=list)  # the committed domain events
+    receipts: list[Any] = field(default_factory=list)  # and their receipts, in the same order
 
     def after_append(self, events: Sequence[Any], receipts: Sequence[Any]) -> None:
         for event, receipt in zip(events, receipts, strict=True):
@@ -314,25 +315,40 @@ class Watch:
             self.committed.append((str(event.originator_id), int(event.originator_version),
                                    receipt.position, payload))
             self.events.append(event)
+            self.receipts.append(receipt)
         self.attempted = []
 
 
-def committed_event(originator: UUID, match: dict[str, Any] | None = None,
-                    topics: Iterable[str] = ()) -> tuple[str, int, None] | None:
-    """(originator id, version, None) of the newest event this request committed for
-    `originator` holding every `match` item (and of one of `topics`, when given)."""
+def committed_receipt(originator: UUID, match: dict[str, Any] | None = None,
+                      topics: Iterable[str] = ()) -> Any:
+    """The receipt (ledger/receipts.py) of the newest event this request appended for
+    `originator` holding every `match` item (and of one of `topics`, when given), as the
+    save itself reported it; None if it appended none."""
     w = _current()
     suffixes = tuple(topics)
-    for event in reversed(w.events if w is not None else ()):
+    if w is None:
+        return None
+    for event, receipt in zip(reversed(w.events), reversed(w.receipts), strict=True):
         if event.originator_id != originator:
             continue
-        topic = getattr(type(event), "TOPIC", type(event).__qualname__)
-        if suffixes and not str(topic).endswith(suffixes):
+        if suffixes and not str(receipt.topic).endswith(suffixes):
             continue
         if match and any(getattr(event, k, None) != v for k, v in match.items()):
             continue
-        return str(event.originator_id), int(event.originator_version), None
+        return receipt
     return None
+
+
+def appended_receipts() -> list[Any]:
+    """The receipts of every event this request appended, in log order."""
+    w = _current()
+    return list(w.receipts) if w is not None else []
+
+
+def recorded_at() -> str:
+    """The text " (log position N)" for the last event this request appended, for a page's message."""
+    receipts = appended_receipts()
+    return f" (log position {receipts[-1].position})" if receipts else ""
 
 
 def _current() -> Watch | None:
@@ -591,14 +607,17 @@ def _item(payloads: Iterable[dict[str, Any]]) -> str:
     return str(args.get("code", ""))
 
 
-def _receipt_response(found: Sequence[tuple[int | None, dict[str, Any]]]) -> Response:
+def _receipt_response(found: Sequence[tuple[int | None, dict[str, Any]]],
+                      receipts: Sequence[Any] = ()) -> Response:
     """The success of a committed write whose own answer failed: `found` is (position,
-    payload) per event it wrote."""
+    payload) per event it wrote; `receipts` those its saves reported, where known."""
     item = _item(p for _, p in found)
     positions = [pos for pos, p in found if item and item in p.values()] or [pos for pos, _ in found]
     position = positions[0] if positions else None
     if _is_api():
-        response = jsonify({"id": item, "status": "recorded", "position": position})
+        receipt = next((r.as_dict() for r in receipts if r.position == position), None)
+        response = jsonify({"id": item, "status": "recorded", "position": position,
+                            "receipt": receipt})
         response.status_code = _documented_success()
         return response
     args = request.view_args or {}
@@ -636,7 +655,7 @@ def _committed_events(w: Watch) -> list[tuple[int | None, dict[str, Any]]]:
 def _as_success(response: Response, w: Watch) -> Response:
     """Turn an error answer of a committed write into its success, in place (the headers
     other hooks added stay)."""
-    success = _receipt_response(_committed_events(w))
+    success = _receipt_response(_committed_events(w), w.receipts)
     current_app.logger.warning("%s %s failed after its commit (%s): answered %s with the receipt",
                                request.method, request.path, response.status_code,
                                success.status_code)
