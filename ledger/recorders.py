@@ -21,32 +21,25 @@ Where those columns live differs by backend, for speed; what is read back does n
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, InterfaceError, ProgrammingError, StoredEvent
+from eventsourcing.persistence import IntegrityError, ProgrammingError, StoredEvent
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresFactory,
 )
 from eventsourcing.sqlite import (
-    SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteAggregateRecorder,
     SQLiteApplicationRecorder,
-    SQLiteConnection,
-    SQLiteConnectionPool,
     SQLiteCursor,
     SQLiteFactory,
-    SQLiteTransaction,
 )
-from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
 from ledger.errors import EventTooLargeError, LedgerError, MissingSignerError, VersionConflictError
@@ -63,9 +56,13 @@ KEYS_TABLE = "ledger_private_keys"
 CHECKPOINTS_TABLE = "ledger_checkpoints"
 META_TABLE = "ledger_meta"
 HEAD_SQL = "SELECT position, chain_hash FROM {chain} ORDER BY position DESC LIMIT 1"
-# SQLite, in one statement under the write lock (BEGIN IMMEDIATE): the key ring's version
-# and the chain head. The head is the last row that carries a chain hash: a row written
-# behind the ledger's back (without one) must not restart the chain.
+# SQLite: a write that changes nothing, as a write transaction's first statement. Any write
+# takes SQLite's write lock (waiting on the busy timeout while another connection holds
+# it), which BEGIN IMMEDIATE would take; the library's transaction begins with a plain
+# BEGIN and offers no other way to ask for it.
+SQLITE_TAKE_WRITE_LOCK_SQL = "UPDATE {meta} SET value = value WHERE 0"
+# SQLite, under the write lock: the chain head. The head is the last row that carries a
+# chain hash: a row written behind the ledger's back (without one) must not restart it.
 SQLITE_HEAD_SQL = (
     "SELECT rowid, chain_hash FROM {events} WHERE chain_hash IS NOT NULL ORDER BY rowid DESC LIMIT 1"
 )
@@ -107,7 +104,20 @@ INSERT_CHAIN_UNNEST_SQL = (
     "%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::bytea[], %s::bytea[]) "
     "AS t(p, n, o, v, s, h)"
 )
-# Pre-signed records (an import): the same chain rows, with each row's own key id.
+# PostgreSQL, under the library's EXCLUSIVE lock before a save's insert: the key ring's
+# version and the chain head this save extends.
+PG_RING_AND_HEAD_SQL = (
+    "SELECT (SELECT MAX(originator_version) FROM {events} WHERE originator_id = %s), "
+    "h.position, h.chain_hash FROM (SELECT 1) AS one LEFT JOIN "
+    "(SELECT position, chain_hash FROM {chain} ORDER BY position DESC LIMIT 1) h ON true"
+)
+# Pre-signed records (an import): their events, in order, then the same chain rows with
+# each row's own key id.
+PG_INSERT_PRESIGNED_EVENTS_SQL = (
+    "INSERT INTO {events} (originator_id, originator_version, topic, state) "
+    "SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
+    "RETURNING notification_id"
+)
 INSERT_PRESIGNED_CHAIN_SQL = (
     "INSERT INTO {chain} (position, notification_id, originator_id, originator_version, "
     "key_id, signature, chain_hash) SELECT * FROM unnest("
@@ -200,11 +210,21 @@ def presigned_ids(rows: Sequence[ChainRow], head: tuple[int, bytes]) -> list[UUI
 
 
 def _start_receipts(kwargs: dict[str, Any]) -> None:
-    # A save that is tried again (the key ring moved, a dropped connection) starts its
-    # receipts afresh: only the attempt that commits is reported.
+    # An attempt that is tried again (the library retries a dropped PostgreSQL
+    # connection) starts its receipts afresh: only the attempt that commits is reported.
     receipts = kwargs.get("receipts")
     if receipts is not None:
         receipts.clear()
+
+
+@contextmanager
+def _receipts_only_if_committed(kwargs: dict[str, Any]) -> Iterator[None]:
+    """Empty the save's receipts when it fails: a receipt says the event is in the log."""
+    try:
+        yield
+    except BaseException:
+        _start_receipts(kwargs)
+        raise
 
 
 def make_receipts(stored_events: Sequence[StoredEvent], positions: Sequence[int],
@@ -315,55 +335,6 @@ def _as_uuid(value: Any) -> UUID | str:
         return str(value)
 
 
-class _ImmediateTransaction(SQLiteTransaction):
-    """The library's transaction, but a writer takes SQLite's write lock at BEGIN.
-
-    A save reads the chain head and then writes after it; with a plain (deferred) BEGIN
-    another process could commit in between and the write would fail instead of waiting.
-    """
-
-    def __enter__(self) -> SQLiteCursor:
-        cursor = self.connection.cursor()
-        cursor.execute("BEGIN IMMEDIATE" if self.commit else "BEGIN")
-        return cursor
-
-
-class LedgerSQLiteConnection(SQLiteConnection):
-    @contextmanager
-    def transaction(self, *, commit: bool) -> Iterator[SQLiteCursor]:
-        with _ImmediateTransaction(self, commit=commit) as curs, curs:
-            yield curs
-
-
-class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
-    """The library's pool, with connections that keep their prepared statements and
-    writers that lock at BEGIN.
-
-    The library opens connections with `cached_statements=True`, a cache of ONE statement,
-    so a save's BEGIN, head read and insert were re-parsed every time. This is the
-    library's `_create_connection` (eventsourcing 9.5.6, pinned) with a real cache and
-    the connection class above; nothing else differs.
-    """
-
-    def _create_connection(self) -> SQLiteConnection:
-        try:
-            c = sqlite3.connect(
-                database=self.db_name, uri=True, check_same_thread=False, isolation_level=None,
-                cached_statements=64, timeout=self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
-            )
-        except (sqlite3.Error, TypeError) as e:
-            raise InterfaceError(e) from e
-        if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
-            cursor = c.cursor()
-            cursor.execute("PRAGMA journal_mode;")
-            if cursor.fetchone()[0].lower() != "wal":
-                cursor.execute("PRAGMA journal_mode=WAL;")
-                self.journal_mode_was_changed_to_wal = True
-            self.is_journal_mode_wal = True
-        c.row_factory = sqlite3.Row
-        return LedgerSQLiteConnection(sqlite_conn=c, max_age=self.max_age)
-
-
 class SignedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainQueries):
     """SQLite: the signature and chain hash are columns of the event's own row, and the
     position is its row id (see the module's docstring)."""
@@ -373,9 +344,6 @@ class SignedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainQueries):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        pool = self.datastore.pool
-        if type(pool) is SQLiteConnectionPool:  # same state, better connections
-            pool.__class__ = LedgerSQLiteConnectionPool
         self.insert_events_statement = self.q(SQLITE_INSERT_SQL)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -399,26 +367,38 @@ class SignedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainQueries):
         ]
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        _start_receipts(kwargs)
+        """The library's insert, with the events signed before its write transaction
+        opens (signing needs only the bytes and identity: the lock is held for the
+        inserts alone). The chain is extended in `_insert_events`, inside it."""
         signed = sign_events(stored_events, kwargs.get("signer"))
-        key = kwargs["signer"].key_id
         try:
-            with self.datastore.transaction(commit=True) as c:  # BEGIN IMMEDIATE: locked
-                # The chain head, the key ring's version before this save, the last row id.
-                c.execute(self.q(SQLITE_RING_AND_HEAD_SQL), (KEYRING_ID.hex,))
-                row = c.fetchone()
-                if row is None:
-                    c.execute(self.q(SQLITE_RING_NO_HEAD_SQL), (KEYRING_ID.hex,))
-                    row = c.fetchone()
-                key_check = kwargs.get("key_check")
-                if key_check is not None:
-                    key_check(row[2])
-                head = _head(row) if row[0] is not None else None
-                ids = self._insert_chained(c, stored_events, signed, head, key, row[3] or 0,
-                                           kwargs.get("receipts"))
+            with _receipts_only_if_committed(kwargs):
+                return super().insert_events(stored_events, **{**kwargs, "signed": signed})
         except IntegrityError as e:
             raise VersionConflictError(_conflict_message(stored_events)) from e
-        return ids
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
+                       **kwargs: Any) -> Sequence[int] | None:
+        # The library's hook, called inside its write transaction (a plain, deferred
+        # BEGIN): whatever fails here rolls the whole save back.
+        _start_receipts(kwargs)
+        # A write first, so that this transaction holds SQLite's write lock (waiting on
+        # the busy timeout for another writer) before it reads the chain head: read
+        # first, another process could commit in between and the write would then fail
+        # at once (SQLITE_BUSY_SNAPSHOT) instead of waiting.
+        c.execute(self.q(SQLITE_TAKE_WRITE_LOCK_SQL))
+        # The chain head, the key ring's version before this save, the last row id.
+        c.execute(self.q(SQLITE_RING_AND_HEAD_SQL), (KEYRING_ID.hex,))
+        row = c.fetchone()
+        if row is None:
+            c.execute(self.q(SQLITE_RING_NO_HEAD_SQL), (KEYRING_ID.hex,))
+            row = c.fetchone()
+        key_check = kwargs.get("key_check")
+        if key_check is not None:
+            key_check(row[2])
+        head = _head(row) if row[0] is not None else None
+        return self._insert_chained(c, stored_events, kwargs["signed"], head, kwargs["signer"].key_id,
+                                    row[3] or 0, kwargs.get("receipts"))
 
     def _insert_chained(self, c: Any, stored_events: Sequence[StoredEvent], signed: Sequence[tuple[bytes, bytes]],
                         head: tuple[int, bytes] | None, key: str, last_rowid: int,
@@ -444,7 +424,7 @@ class SignedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainQueries):
             raise LedgerError(f"rows were not stored at ids {first}..{last}: refusing to record")
         positions = list(range(first, last + 1))
         if receipts is not None:
-            receipts.extend(make_receipts(stored_events, positions, signed, [r[6] for r in rows]))
+            receipts[:] = make_receipts(stored_events, positions, signed, [r[6] for r in rows])
         return positions
 
     def insert_presigned(self, batches: Iterable[Sequence[ChainRow]],
@@ -453,7 +433,8 @@ class SignedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainQueries):
         and then `checkpoints` ((size, note) pairs), all in one transaction; return the
         new head. Not through `sign_events`: each row keeps its key id and signature, and
         a row whose recomputed chain hash differs is refused (see `presigned_ids`)."""
-        with self.datastore.transaction(commit=True) as c:  # BEGIN IMMEDIATE: locked
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self.q(SQLITE_TAKE_WRITE_LOCK_SQL))  # locked before the head is read
             c.execute(self.q(SQLITE_HEAD_SQL))
             head = _head(c.fetchone()) or (0, GENESIS_HASH)
             execute, cursor, sql = c.sqlite_cursor.execute, c.sqlite_cursor, self.insert_events_statement
@@ -518,6 +499,11 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.datastore.enable_db_functions:
+            # The library's insert through a database function calls none of the hooks
+            # that sign and chain: every event would be stored unsigned.
+            raise LedgerError("POSTGRES_ENABLE_DB_FUNCTIONS is set: the ledger signs and chains each "
+                              "event in the library's insert hooks, which that insert does not call")
         self.schema_prefix = f'"{self.datastore.schema}".'
         from psycopg.sql import SQL
 
@@ -536,53 +522,57 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
             self.sql_create_statements.append(SQL(ddl.replace("{s}", f'"{schema}"')))
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        _start_receipts(kwargs)
+        """The library's insert (with its retry on a dropped connection), with the events
+        signed once before it: each attempt extends the chain in the hooks below."""
         signed = sign_events(stored_events, kwargs.get("signer"))
-        key = kwargs["signer"].key_id
         if not stored_events:
             return []
         try:
-            ids = self._insert_signed(stored_events, signed, key, **kwargs)
+            with _receipts_only_if_committed(kwargs):
+                return super().insert_events(stored_events, **{**kwargs, "signed": signed, "chained": []})
         except IntegrityError as e:
             raise VersionConflictError(_conflict_message(stored_events)) from e
-        return ids
 
-    def _insert_signed(self, stored_events: Sequence[StoredEvent], signed: Sequence[tuple[bytes, bytes]],
-                       key: str, **kwargs: Any) -> list[int]:
-        # Four round trips, each statement prepared once per connection:
-        #   BEGIN; SET LOCAL lock_timeout; LOCK TABLE ... IN EXCLUSIVE MODE; NOTIFY
-        #   insert the events and read the chain head (one statement)
-        #   insert the chain rows (one statement over arrays)
-        #   COMMIT
-        # The library's own statements for the lock and the notification; its insert,
-        # over plain arrays instead of an array of composites. The EXCLUSIVE lock is taken
-        # before the insert, so commit order is insert order, and the head read (by a
-        # statement that starts after the lock is held) is the head this save extends.
-        with self._locked_write() as (curs, (_, insert, chain)):
-            curs.execute(insert, (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-                KEYRING_ID if self.datastore.originator_id_type != "text" else str(KEYRING_ID),
-            ), prepare=True)
-            rows = curs.fetchall()
-            ids = [int(r[0]) for r in rows]
-            if len(ids) != len(stored_events):
-                raise ProgrammingError(f"inserted {len(ids)} of {len(stored_events)} events")
-            key_check = kwargs.get("key_check")
-            if key_check is not None:  # the key ring's version before this save
-                key_check(rows[0][3])
-            head = _head(rows[0][1:]) if rows[0][1] is not None else None
-            chained = chain_params(stored_events, ids, signed, head, key)
-            receipts = kwargs.get("receipts")
-            if receipts is not None:
-                receipts.extend(make_receipts(stored_events, [r[0] for r in chained], signed,
-                                              [r[6] for r in chained]))
-            curs.execute(chain, (
-                key, [r[0] for r in chained], [r[1] for r in chained], [r[2] for r in chained],
-                [r[3] for r in chained], [r[5] for r in chained], [r[6] for r in chained],
-            ), prepare=True)
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        # The library's first hook of each attempt, inside its transaction. Everything
+        # that may refuse the save happens here, before the insert: the library commits
+        # what its later hooks wrote even when they raise (it keeps the exception to
+        # re-raise after the transaction), while an exception here rolls back.
+        kwargs["chained"].clear()
+        _start_receipts(kwargs)  # an attempt that is tried again reports nothing of its own
+        # The EXCLUSIVE lock the library's insert takes (taking it again there costs
+        # nothing), taken first, so that the chain head read next is the one this save
+        # extends: no other save can extend the chain until this one commits.
+        for statement in self.lock_table_statements:
+            curs.execute(statement, prepare=True)
+        ring = KEYRING_ID if self.datastore.originator_id_type != "text" else str(KEYRING_ID)
+        curs.execute(self.q(PG_RING_AND_HEAD_SQL), (ring,), prepare=True)
+        row = _values(curs.fetchone())
+        key_check = kwargs.get("key_check")
+        if key_check is not None:  # the key ring's version before this save
+            key_check(row[0])
+        head = _head(row[1:]) if row[1] is not None else None
+        signed, key = kwargs["signed"], kwargs["signer"].key_id
+        # The chain needs no notification ids: the rows are complete once the insert
+        # gives them (`_fetch_ids_after_insert_events`).
+        chained = chain_params(stored_events, [0] * len(stored_events), signed, head, key)
+        kwargs["chained"].extend(chained)
+        receipts = kwargs.get("receipts")
+        if receipts is not None:
+            receipts[:] = make_receipts(stored_events, [r[0] for r in chained], signed, [r[6] for r in chained])
+
+    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
+                                       **kwargs: Any) -> Sequence[int] | None:
+        # The library's hook after its insert. Nothing here raises in Python (see
+        # `_insert_events`): the chain rows take the new notification ids, and should
+        # the library give fewer ids than events, unnest pads with NULLs, which the NOT
+        # NULL columns refuse, so the database rolls the save back.
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        chained = kwargs["chained"]
+        curs.execute(self.q(INSERT_CHAIN_UNNEST_SQL), (
+            kwargs["signer"].key_id, [r[0] for r in chained], list(ids or ()), [r[2] for r in chained],
+            [r[3] for r in chained], [r[5] for r in chained], [r[6] for r in chained],
+        ), prepare=True)
         return ids
 
     def insert_presigned(self, batches: Iterable[Sequence[ChainRow]],
@@ -592,43 +582,32 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
         library's EXCLUSIVE lock; return the new head. Not through `sign_events`: each row
         keeps its key id and signature, and a row whose recomputed chain hash differs is
         refused (see `presigned_ids`). Notification ids are this database's own."""
-        ring = KEYRING_ID if self.datastore.originator_id_type != "text" else str(KEYRING_ID)
-        with self._locked_write() as (curs, (_, insert, _)):
+        from psycopg.sql import SQL, Identifier
+
+        with self.datastore.get_connection() as conn, conn.transaction(), \
+                conn.cursor(row_factory=tuple_row) as curs:
+            # The lock and the notification the library's own inserts take and send, so
+            # that commit order is insert order here too and subscribers hear of it.
+            for statement in self.lock_table_statements:
+                curs.execute(statement)
+            curs.execute(SQL("NOTIFY {0}").format(Identifier(self.channel_name)))
             curs.execute(self.q(HEAD_SQL))
             head = _head(curs.fetchone()) or (0, GENESIS_HASH)
             for batch in batches:
                 if batch:
-                    head = self._insert_presigned_batch(curs, insert, batch, head, ring)
+                    head = self._insert_presigned_batch(curs, batch, head)
             for size, note in checkpoints:
                 curs.execute(self.q(CHECKPOINT_INSERT_SQL), (size, note))
         return head
 
-    @contextmanager
-    def _locked_write(self) -> Iterator[tuple[Any, tuple[str, str, str]]]:
-        """A cursor inside the write transaction (BEGIN with the library's EXCLUSIVE lock:
-        see `_signed_statements`) and the prepared statements; committed when the block
-        ends, rolled back if it fails. Inside get_connection, so psycopg's errors become
-        the library's."""
-        with self.datastore.get_connection() as conn:
-            statements = self._signed_statements(conn)
-            try:
-                with conn.cursor(row_factory=tuple_row) as curs:
-                    curs.execute(statements[0])
-                    yield curs, statements
-                    curs.execute("COMMIT")
-            except BaseException:
-                if conn.info.transaction_status != TransactionStatus.IDLE:
-                    with contextlib.suppress(Exception):
-                        conn.execute("ROLLBACK")
-                raise
-
-    def _insert_presigned_batch(self, curs: Any, insert: str, batch: Sequence[ChainRow],
-                                head: tuple[int, bytes], ring: Any) -> tuple[int, bytes]:
+    def _insert_presigned_batch(self, curs: Any, batch: Sequence[ChainRow],
+                                head: tuple[int, bytes]) -> tuple[int, bytes]:
         oids = presigned_ids(batch, head)
         text_ids = self.datastore.originator_id_type == "text"
+        insert = self.q(PG_INSERT_PRESIGNED_EVENTS_SQL.replace("{id_type}", "text" if text_ids else "uuid"))
         curs.execute(insert, (
             [str(o) for o in oids] if text_ids else oids, [r.originator_version for r in batch],
-            [r.topic for r in batch], [r.state for r in batch], ring,
+            [r.topic for r in batch], [r.state for r in batch],
         ), prepare=True)
         ids = [int(r[0]) for r in curs.fetchall()]
         if len(ids) != len(batch):
@@ -639,30 +618,6 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
             [r.signature for r in batch], [r.chain_hash for r in batch],
         ), prepare=True)
         return batch[-1].position, batch[-1].chain_hash
-
-    def _signed_statements(self, conn: Any) -> tuple[str, str, str]:
-        cached = getattr(self, "_signed_sql", None)
-        if cached is None:
-            from psycopg.sql import SQL, Identifier
-
-            begin = "; ".join(
-                ["BEGIN"] + [s.as_string(conn) for s in self.lock_table_statements]
-                + [SQL("NOTIFY {0}").format(Identifier(self.channel_name)).as_string(conn)]
-            )
-            id_type = "text" if self.datastore.originator_id_type == "text" else "uuid"
-            insert = self.q(
-                "WITH ins AS (INSERT INTO {events} (originator_id, originator_version, topic, state) "
-                f"SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
-                "RETURNING notification_id) "
-                "SELECT ins.notification_id, h.position, h.chain_hash, ("
-                # the statement's snapshot: the key ring before this save's own events
-                "SELECT MAX(originator_version) FROM {events} WHERE originator_id = %s) "
-                "FROM ins LEFT JOIN "
-                "(SELECT position, chain_hash FROM {chain} ORDER BY position DESC LIMIT 1) h ON true "
-                "ORDER BY ins.notification_id"
-            )
-            cached = self._signed_sql = (begin, insert, self.q(INSERT_CHAIN_UNNEST_SQL))
-        return cached
 
     def read_chain(self, lo: int, hi: int, topics: Sequence[str] = ()) -> list[ChainRow]:
         if topics:  # a few rows by topic: let the planner start from the events
