@@ -35,15 +35,15 @@ from ledger.keys import PASSPHRASE_ENV, Signer
 from ledger.keystore import KeyStore
 from ledger.reading import LogReading
 from ledger.receipts import Receipt
-from ledger.recorders import SealedSnapshots
+from ledger.recorders.sealed import SealedSnapshots
 from ledger.rows import ChainRow
 from ledger.sidestore import SideStore
 
 # The library's persistence modules, and the ledger's factories over them: the same
-# recorders, with a sealed snapshot store (ledger/recorders.py, SealedSnapshots).
+# recorders, with a sealed snapshot store (ledger/recorders/sealed.py, SealedSnapshots).
 _FACTORIES = {
-    "eventsourcing.sqlite": "ledger.recorders:LedgerSQLiteFactory",
-    "eventsourcing.postgres": "ledger.recorders:LedgerPostgresFactory",
+    "eventsourcing.sqlite": "ledger.recorders.factories:LedgerSQLiteFactory",
+    "eventsourcing.postgres": "ledger.recorders.factories:LedgerPostgresFactory",
 }
 _log = logging.getLogger(__name__)
 

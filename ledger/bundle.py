@@ -309,7 +309,7 @@ def export_bundle(
 
 
 def _unchained(app: Any) -> list[UnchainedRow]:
-    from ledger.recorders import unchained_rows
+    from ledger.recorders.chain import unchained_rows
 
     return unchained_rows(app.recorder)
 

@@ -434,7 +434,7 @@ class DatabaseSource:
         return self.app.read_chain(1, self.size(), KEY_TOPICS)
 
     def unchained(self) -> list[UnchainedRow]:
-        from ledger.recorders import unchained_rows
+        from ledger.recorders.chain import unchained_rows
 
         return unchained_rows(self.app.recorder)
 
