@@ -414,7 +414,7 @@ def open_source(spec: Any) -> LogSource:
 
         return DatabaseSource(open_ledger(arg))
     if kind == "bundle":
-        from ledger.bundle import BundleSource
+        from ledger.bundle.source import BundleSource
 
         return BundleSource(arg)
     raise ValueError(f"unknown source {kind}")
