@@ -99,7 +99,7 @@ def test_bench_command_prints_a_table() -> None:
     result = CliRunner().invoke(cli, ["bench", "--no-read-models", "--events", "100", "--single", "8"])
     assert result.exit_code == 0, result.output
     assert "signed/raw, 100 per save" in result.stdout
-    assert "signed/raw saving as the ledger, 1 per save" in result.stdout
+    assert "signed/signed without the actor check" in result.stdout
     assert "verification/limit" in result.stdout
 
 
