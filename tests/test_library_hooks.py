@@ -92,17 +92,40 @@ def test_a_failure_in_the_insert_hook_rolls_the_whole_save_back(ledger, alice, m
 
 @pytest.mark.parametrize("backend_url", ["postgresql"], indirect=True)
 def test_postgres_commits_what_its_later_hooks_wrote_when_they_raise(ledger, alice, monkeypatch) -> None:
-    """The library (9.5.6) keeps an exception raised in `_insert_stored_events` or
+    """The library (9.5.6) keeps an Exception raised in `_insert_stored_events` or
     `_fetch_ids_after_insert_events` and re-raises it after its transaction has COMMITTED.
-    So the ledger refuses saves only in `_insert_events`, before the insert, and nothing
-    in its `_fetch_ids_after_insert_events` raises. Should an upgrade roll back instead,
-    this fails: the refusals may then move after the insert."""
+    So the ledger's refusals there (the key check) leave as a BaseException (`_Refusal`),
+    which rolls back: see the next test. Should an upgrade roll back Exceptions too, this
+    fails, and `_Refusal` is no longer needed."""
     app, _ = ledger
     events = snapshot_of_tables(app)[0]
     _spy(monkeypatch, app, "_fetch_ids_after_insert_events", after=_refuse)
     with pytest.raises(Refused):
         app.save(_counter(1), signer=alice)
     assert snapshot_of_tables(app)[0] == events + 2  # committed, though the hook raised
+
+
+@pytest.mark.parametrize("backend_url", ["postgresql"], indirect=True)
+def test_postgres_refusal_after_the_insert_rolls_back(ledger, alice, monkeypatch) -> None:
+    """A key check that refuses, inside `_fetch_ids_after_insert_events`: nothing is
+    written, and the refusal itself reaches the caller."""
+    from ledger.errors import KeyRevokedError
+
+    app, _ = ledger
+    app.save(Counter("first"), signer=alice)
+    before = snapshot_of_tables(app)
+
+    def revoked(kwargs: dict[str, Any]) -> None:
+        def check(version: Any) -> None:
+            raise KeyRevokedError("refused by the test")
+        kwargs["key_check"] = check
+
+    _spy(monkeypatch, app, "_fetch_ids_after_insert_events", before=revoked)
+    receipts: list = []
+    with pytest.raises(KeyRevokedError, match="refused by the test"):
+        app.save(_counter(), signer=alice, receipts=receipts)
+    assert snapshot_of_tables(app) == before
+    assert receipts == []
 
 
 @pytest.mark.parametrize("backend_url", ["sqlite"], indirect=True)
@@ -148,6 +171,8 @@ def test_the_library_transactions_the_hooks_rely_on_are_unchanged() -> None:
     pg_src = inspect.getsource(wrapped.__wrapped__)
     for hook in ("self._insert_events(", "self._insert_stored_events(", "self._fetch_ids_after_insert_events("):
         assert hook in pg_src, hook
+    assert "except Exception" in pg_src  # what `_Refusal` (a BaseException) passes through
+    assert callable(PostgresApplicationRecorder._notify_channel)
     assert SignedPostgresApplicationRecorder.insert_events is not PostgresApplicationRecorder.insert_events
     assert issubclass(SignedSQLiteApplicationRecorder, SQLiteApplicationRecorder)
 

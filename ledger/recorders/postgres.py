@@ -43,16 +43,22 @@ INSERT_CHAIN_UNNEST_SQL = (
     "%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::bytea[], %s::bytea[]) "
     "AS t(p, n, o, v, s, h)"
 )
-# PostgreSQL, under the library's EXCLUSIVE lock before a save's insert: the key ring's
-# version and the chain head this save extends.
-PG_RING_AND_HEAD_SQL = (
-    "SELECT (SELECT MAX(originator_version) FROM {events} WHERE originator_id = %s), "
-    "h.position, h.chain_hash FROM (SELECT 1) AS one LEFT JOIN "
-    "(SELECT position, chain_hash FROM {chain} ORDER BY position DESC LIMIT 1) h ON true"
+# PostgreSQL, under the library's EXCLUSIVE lock: a save's events, with the chain head it
+# extends and the key ring's version before it (the statement's snapshot: without this
+# save's own events), in one round trip.
+PG_INSERT_AND_HEAD_SQL = (
+    "WITH ins AS (INSERT INTO {events} (originator_id, originator_version, topic, state) "
+    "SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
+    "RETURNING notification_id) "
+    "SELECT ins.notification_id, h.position, h.chain_hash, ("
+    "SELECT MAX(originator_version) FROM {events} WHERE originator_id = %s) "
+    "FROM ins LEFT JOIN "
+    "(SELECT position, chain_hash FROM {chain} ORDER BY position DESC LIMIT 1) h ON true "
+    "ORDER BY ins.notification_id"
 )
-# Pre-signed records (an import): their events, in order, then the same chain rows with
-# each row's own key id.
-PG_INSERT_PRESIGNED_EVENTS_SQL = (
+# A save's events (and an import's: pre-signed records, whose chain rows then carry each
+# row's own key id), over plain arrays, in order.
+PG_INSERT_EVENTS_SQL = (
     "INSERT INTO {events} (originator_id, originator_version, topic, state) "
     "SELECT * FROM unnest(%s::{id_type}[], %s::bigint[], %s::text[], %s::bytea[]) "
     "RETURNING notification_id"
@@ -68,6 +74,19 @@ UNSIGNED_SELECT = (
     "e.originator_id::text, e.originator_version, e.topic, e.state "
     "FROM {chain} c LEFT JOIN {events} e ON e.{nid} = c.notification_id "
 )
+
+
+class _Refusal(BaseException):  # noqa: N818 - not an error of its own: it carries one
+    """A save refused after the library's insert ran, carried out of it as a BaseException.
+
+    The library (9.5.6) keeps an Exception raised in its later hooks and re-raises it after
+    its transaction has committed; a BaseException passes through its handler, so the
+    transaction rolls back (tests/test_library_hooks.py pins both). `insert_events`
+    raises the error carried."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQueries):
@@ -110,51 +129,68 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
             return []
         try:
             with receipts_only_if_committed(kwargs):
-                return super().insert_events(stored_events, **{**kwargs, "signed": signed, "chained": []})
+                return super().insert_events(stored_events, **{**kwargs, "signed": signed})
+        except _Refusal as refusal:
+            raise refusal.error from None
         except IntegrityError as e:
             raise VersionConflictError(conflict_message(stored_events)) from e
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        # The library's first hook of each attempt, inside its transaction. Everything
-        # that may refuse the save happens here, before the insert: the library commits
-        # what its later hooks wrote even when they raise (it keeps the exception to
-        # re-raise after the transaction), while an exception here rolls back.
-        kwargs["chained"].clear()
-        start_receipts(kwargs)  # an attempt that is tried again reports nothing of its own
-        # The EXCLUSIVE lock the library's insert takes (taking it again there costs
-        # nothing), taken first, so that the chain head read next is the one this save
-        # extends: no other save can extend the chain until this one commits.
+        # The library's first hook of each attempt, inside its transaction: an attempt
+        # that is tried again reports nothing of its own.
+        start_receipts(kwargs)
+
+    def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        # The library's hook for the insert itself: the library's EXCLUSIVE lock and
+        # notification, then the events over plain arrays (the library's insert builds a
+        # composite value per event in Python), in one statement that also reads the
+        # chain head and the key ring's version. The lock is held before that statement
+        # starts, so its snapshot holds the head this save extends: no other save can
+        # extend the chain until this one commits.
         for statement in self.lock_table_statements:
             curs.execute(statement, prepare=True)
-        ring = KEYRING_ID if self.datastore.originator_id_type != "text" else str(KEYRING_ID)
-        curs.execute(self.q(PG_RING_AND_HEAD_SQL), (ring,), prepare=True)
-        row = row_values(curs.fetchone())
-        key_check = kwargs.get("key_check")
-        if key_check is not None:  # the key ring's version before this save
-            key_check(row[0])
-        head = head_of(row[1:]) if row[1] is not None else None
-        signed, key = kwargs["signed"], kwargs["signer"].key_id
-        # The chain needs no notification ids: the rows are complete once the insert
-        # gives them (`_fetch_ids_after_insert_events`).
-        chained = chain_params(stored_events, [0] * len(stored_events), signed, head, key)
-        kwargs["chained"].extend(chained)
-        receipts = kwargs.get("receipts")
-        if receipts is not None:
-            receipts[:] = make_receipts(stored_events, [r[0] for r in chained], signed, [r[6] for r in chained])
+        self._notify_channel(curs)
+        curs.execute(self._insert_sql, (
+            [e.originator_id for e in stored_events], [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events], [e.state for e in stored_events],
+            KEYRING_ID if self.datastore.originator_id_type != "text" else str(KEYRING_ID),
+        ), prepare=True)
 
     def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
                                        **kwargs: Any) -> Sequence[int] | None:
-        # The library's hook after its insert. Nothing here raises in Python (see
-        # `_insert_events`): the chain rows take the new notification ids, and should
-        # the library give fewer ids than events, unnest pads with NULLs, which the NOT
-        # NULL columns refuse, so the database rolls the save back.
-        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        chained = kwargs["chained"]
+        # The library's hook after its insert: checks the key, then chains the rows.
+        rows = [row_values(r) for r in curs.fetchall()]
+        ids = [int(r[0]) for r in rows]
+        key_check = kwargs.get("key_check")
+        if key_check is not None and rows:  # the key ring's version before this save
+            try:
+                key_check(rows[0][3])
+            except Exception as e:
+                raise _Refusal(e) from e
+        head = head_of(rows[0][1:3]) if rows and rows[0][1] is not None else None
+        signed, key = kwargs["signed"], kwargs["signer"].key_id
+        # Should the insert give fewer ids than events, zip refuses (strict) the same way:
+        chained = chain_params(stored_events, ids, signed, head, key) if len(ids) == len(stored_events) else None
+        if chained is None:
+            raise _Refusal(ProgrammingError(f"inserted {len(ids)} of {len(stored_events)} events"))
+        receipts = kwargs.get("receipts")
+        if receipts is not None:
+            receipts[:] = make_receipts(stored_events, [r[0] for r in chained], signed, [r[6] for r in chained])
         curs.execute(self.q(INSERT_CHAIN_UNNEST_SQL), (
-            kwargs["signer"].key_id, [r[0] for r in chained], list(ids or ()), [r[2] for r in chained],
+            key, [r[0] for r in chained], [r[1] for r in chained], [r[2] for r in chained],
             [r[3] for r in chained], [r[5] for r in chained], [r[6] for r in chained],
         ), prepare=True)
         return ids
+
+    @property
+    def _insert_sql(self) -> str:
+        id_type = "text" if self.datastore.originator_id_type == "text" else "uuid"
+        return self.q(PG_INSERT_AND_HEAD_SQL.replace("{id_type}", id_type))
+
+    @property
+    def _insert_arrays_sql(self) -> str:
+        id_type = "text" if self.datastore.originator_id_type == "text" else "uuid"
+        return self.q(PG_INSERT_EVENTS_SQL.replace("{id_type}", id_type))
 
     def insert_presigned(self, batches: Iterable[Sequence[ChainRow]],
                          checkpoints: Sequence[tuple[int, str]] = ()) -> tuple[int, bytes]:
@@ -185,8 +221,7 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
                                 head: tuple[int, bytes]) -> tuple[int, bytes]:
         oids = presigned_ids(batch, head)
         text_ids = self.datastore.originator_id_type == "text"
-        insert = self.q(PG_INSERT_PRESIGNED_EVENTS_SQL.replace("{id_type}", "text" if text_ids else "uuid"))
-        curs.execute(insert, (
+        curs.execute(self._insert_arrays_sql, (
             [str(o) for o in oids] if text_ids else oids, [r.originator_version for r in batch],
             [r.topic for r in batch], [r.state for r in batch],
         ), prepare=True)

@@ -155,17 +155,27 @@ class SignedSQLiteApplicationRecorder(SQLiteApplicationRecorder, ChainQueries):
             oid = s.originator_id
             append((oid.hex if isinstance(oid, UUID) else oid, s.originator_version, s.topic, s.state,
                     key, sig, previous))
-        cursor.executemany(self.insert_events_statement, rows)
         # Under the write lock SQLite gives each new row the largest row id + 1, so this
-        # save's rows are the next len(rows) ids; checked, not assumed (`executemany` sets
-        # no lastrowid): anything else is refused and the transaction rolls back.
+        # save's rows are the next len(rows) ids; checked, not assumed: anything else is
+        # refused and the transaction rolls back.
         first, last = last_rowid + 1, last_rowid + len(rows)
-        if rows and cursor.execute("SELECT last_insert_rowid()").fetchone()[0] != last:
+        if rows and self._insert_rows(cursor, rows) != last:
             raise LedgerError(f"rows were not stored at ids {first}..{last}: refusing to record")
         positions = list(range(first, last + 1))
         if receipts is not None:
             receipts[:] = make_receipts(stored_events, positions, signed, [r[6] for r in rows])
         return positions
+
+    def _insert_rows(self, cursor: Any, rows: list[tuple]) -> int:
+        """Insert the rows; the last one's row id. A one-event save (the commonest) reads
+        it from the cursor; `executemany` sets no lastrowid, so a larger one asks SQLite
+        in a statement of its own (each statement costs a parse: the library's
+        connections cache one prepared statement)."""
+        if len(rows) == 1:
+            cursor.execute(self.insert_events_statement, rows[0])
+            return int(cursor.lastrowid)
+        cursor.executemany(self.insert_events_statement, rows)
+        return int(cursor.execute("SELECT last_insert_rowid()").fetchone()[0])
 
     def insert_presigned(self, batches: Iterable[Sequence[ChainRow]],
                          checkpoints: Sequence[tuple[int, str]] = ()) -> tuple[int, bytes]:
