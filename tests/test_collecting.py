@@ -11,9 +11,9 @@ from eventsourcing.domain import DomainEventProtocol
 
 from ledger import collecting
 from ledger.application import init_ledger
-from ledger.bench import BenchBudgetLine, RawBenchApplication, expenditure
 from ledger.errors import KeyNotFoundError
 from ledger.keys import Signer
+from tools.bench.ledger import BenchBudgetLine, RawBenchApplication, expenditure
 
 
 def _line(n: int = 2) -> BenchBudgetLine:
@@ -66,7 +66,7 @@ def test_the_ledger_save_still_refuses_a_key_the_log_does_not_know(tmp_path: Pat
         app.save(_line(), signer=Signer.generate("stranger"))
     assert app.size() == size  # nothing written
     bench = app.enrol_signer("bench", "pass-phrase-1", by=root, actor_id="ledger-root",
-                             actor_name="Ledger root key")  # the events' actor (ledger.bench)
+                             actor_name="Ledger root key")  # the events' actor (tools.bench.ledger)
     app.save(_line(), signer=bench)
     assert app.size() == size + 4
     app.close()

@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger import keys
-from ledger.bench import expenditure
 from ledger.canonical import canonical_transcoder
 from ledger.errors import CanonicalEncodingError
 from ledger.hashing import signed_message
 from ledger.keys import Signer
+from tools.bench.ledger import expenditure
 
 transcoder = canonical_transcoder()
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from domain.readmodels.bench import RUNS, run_readmodel_bench
 from domain.services import PMOApplication
 from ledger.application import init_ledger
 from tests.domain.helpers import PW
+from tools.bench.readmodels import RUNS, run_readmodel_bench
 
 
 def test_bench_reports_rebuild_against_raw_decoding_and_as_of(tmp_path: Path, passphrase: str) -> None:

@@ -186,7 +186,7 @@ def test_processes_taking_turns_fold_each_others_positions_into_their_caches(
 
 
 def test_two_processes_catching_up_at_once_count_every_position_once(any_world: World) -> None:
-    from domain.readmodels.bench import seed_big_project
+    from tools.bench.readmodels import seed_big_project
 
     seed_big_project(any_world.app, any_world.pm, any_world.fiscal, CODE, 300, per_save=60)
     history(any_world, "IT-2026-015")

@@ -25,9 +25,9 @@ from domain.common import Who
 from domain.project import Project
 from domain.readmodels.service import ReadModels
 from domain.services import Actor, PMOApplication
-from ledger.bench import analyse
 from ledger.integrity import IntegrityMonitor
 from ledger.keys import Signer
+from tools.bench.ledger import analyse
 
 BIG_PROJECT = "BENCH-10K"
 _SAVE = 500  # events per save while seeding the big project
@@ -40,7 +40,7 @@ def run_readmodel_bench(app: PMOApplication, root: Signer, passphrase: str, *,
     """Seed the log, then measure. `app` must be a freshly initialised ledger."""
     say = progress or (lambda _: None)
     if portfolio:
-        from domain.demo import seed_demo
+        from tools.demo.seed import seed_demo
 
         say("seeding the demo portfolio")
         seed_demo(app, root, passphrase=passphrase)
