@@ -117,8 +117,11 @@ class CanonicalJSONTranscoder(Transcoder):
         transcoding = self.types.get(type(obj))
         if transcoding is None:
             _refuse(obj)
+        data = transcoding.encode(obj)
+        if type(data) is not str:  # the standard transcodings all give a string
+            data = self._to_plain(data)
         # "_data_" sorts before "_type_": the tag is written in canonical order.
-        return {DATA_KEY: self._to_plain(transcoding.encode(obj)), TYPE_KEY: transcoding.name}
+        return {DATA_KEY: data, TYPE_KEY: transcoding.name}
 
     def _decode_obj(self, d: dict[str, Any]) -> Any:
         if len(d) == 2 and TYPE_KEY in d and DATA_KEY in d:
@@ -170,14 +173,26 @@ def _plain(o: Any, other: Any) -> Any:
     """`o` checked, with its dicts' keys in canonical order; `other(value)` for what is not
     plain JSON (the transcoder's registered types)."""
     t = type(o)
+    if t is dict:
+        # Scalars are taken here rather than by a call each: an event's state is one
+        # dict of them, and a call per field was most of the encoder's time.
+        out = {}
+        for k in _key_order(o):
+            v = o[k]
+            tv = type(v)
+            if tv is str or tv is bool or v is None or (tv is int and -_MAX_SAFE <= v <= _MAX_SAFE):
+                out[k] = v
+            elif tv in _CONTAINERS or tv is int or tv is float:
+                out[k] = _plain(v, other)
+            else:
+                out[k] = other(v)
+        return out
     if t is str or t is bool or o is None:
         return o
     if t is int:
         if not -_MAX_SAFE <= o <= _MAX_SAFE:
             raise CanonicalEncodingError(f"integer {o} is outside the I-JSON range")
         return o
-    if t is dict:
-        return {k: _plain(o[k], other) for k in _key_order(o)}
     if t is list or t is tuple:
         return [_plain(v, other) for v in o]
     if t is float:
@@ -186,12 +201,17 @@ def _plain(o: Any, other: Any) -> Any:
     return other(o)
 
 
+_CONTAINERS = (dict, list, tuple)
+
+
 def _key_order(d: dict[Any, Any]) -> list[str]:
     """The keys sorted by UTF-16 code unit (for ASCII keys, plain sorting is the same)."""
-    for k in d:
-        if type(k) is not str:
-            raise CanonicalEncodingError(f"object key {k!r} is not a string")
-    return sorted(d, key=_utf16) if not "".join(d).isascii() else sorted(d)
+    try:
+        joined = "".join(d)  # fails on any key that is not a string
+    except TypeError:
+        bad = next(k for k in d if type(k) is not str)
+        raise CanonicalEncodingError(f"object key {bad!r} is not a string") from None
+    return sorted(d) if joined.isascii() else sorted(d, key=_utf16)
 
 
 def _utf16(key: str) -> bytes:
