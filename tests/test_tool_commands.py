@@ -60,3 +60,17 @@ def test_python_m_tools_has_the_tool_commands_without_installed_entry_points() -
     done = cli("--help")
     assert done.returncode == 0, done.stderr
     assert all(f"  {name} " in done.stdout for name in COMMANDS), done.stdout
+
+
+def test_main_loads_the_group_before_running(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`pmo-ledger` (web.cli:main) has the tool commands; importing web.cli alone loads
+    none (a tool module imported first imports web.cli, and must not be loaded half-made)."""
+    monkeypatch.setattr(importlib.metadata, "entry_points",
+                        lambda *, group: _entry_points(COMMANDS))
+    monkeypatch.setattr("sys.argv", ["pmo-ledger", "demo", "--help"])
+    monkeypatch.setattr(cli_module.cli, "commands", dict(cli_module.cli.commands))
+    with pytest.raises(SystemExit) as ended:
+        cli_module.main()
+    assert ended.value.code == 0
+    assert "Seed the demo city IT portfolio" in capsys.readouterr().out

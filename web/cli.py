@@ -217,7 +217,8 @@ cli.add_command(tokens_group)
 
 # Commands that are tooling, not the product (`bench`, `loadtest`, `demo`: the top-level
 # `tools` package), come in through this entry-point group (pyproject.toml), so that no
-# runtime package imports `tools`.
+# runtime package imports `tools`. Loaded by `main`, not on import: the tools' modules
+# import this one, and one imported first must not find itself half-made.
 TOOL_COMMANDS = "pmo_ledger.commands"
 
 
@@ -230,8 +231,6 @@ def add_tool_commands(group: click.Group) -> None:
         group.add_command(entry.load(), entry.name)
 
 
-add_tool_commands(cli)
-
-
 def main() -> None:
+    add_tool_commands(cli)
     cli(prog_name="pmo-ledger")
