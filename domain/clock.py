@@ -6,7 +6,7 @@ UTC clock and nothing ever sets it.
 
 `simulated(clock_fn)` replaces it for the code running inside the `with` block (in this
 thread or task only: it is a context variable). It exists for one caller, the demo seeder
-(`domain.demo`), which records eighteen months of history in a few seconds and so must say
+(`tools.demo.seed`), which records eighteen months of history in a few seconds and so must say
 *when* each act happened. The web app, the API and the services never use it.
 
     with simulated(lambda: moment):

@@ -40,7 +40,6 @@ from domain.services import Actor, PMOApplication
 from ledger.application import init_ledger, open_ledger
 from ledger.keys import PASSPHRASE_ENV
 from tests.domain.helpers import FAST_HASH, add_baseline, enrol_cast
-from tests.kept_helper import end_kept_helper  # noqa: F401 - an autouse fixture
 
 PW = "features-passphrase-not-secret"
 CODE = "IT-2026-014"

@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
-import rfc8785
 from eventsourcing.persistence import Transcoder, Transcoding
 
 from ledger.errors import CanonicalEncodingError
@@ -99,179 +97,31 @@ class CanonicalJSONTranscoder(Transcoder):
         self.types: dict[type, Transcoding] = {}
         self.names: dict[str, Transcoding] = {}
         self._decoder = json.JSONDecoder(object_hook=self._decode_obj, parse_float=_no_float)
-        # Types the fast path may hand to the C encoder as they are: plain scalars, and
-        # registered types whose standard transcoding gives a plain string.
-        self._leaf_types: set[type] = {str, bool, type(None)}
-        # Flattest path (an event's state: one dict of scalars): per key set, in the
-        # order the dict holds them (one per event class), its keys sorted with their
-        # encoded prefixes; (encode, tail) per leaf type.
-        self._flat_shapes: dict[tuple[Any, ...], tuple[tuple[str, str], ...] | None] = {}
-        self._flat_tags: dict[type, tuple[Any, str]] = {}
-        self._encoder = json.JSONEncoder(
-            default=self._tag, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-            allow_nan=False, check_circular=False,
-        )
 
     def register(self, transcoding: Transcoding) -> None:
         self.types[transcoding.type] = transcoding
         self.names[transcoding.name] = transcoding
-        if type(transcoding) in _STRING_TRANSCODINGS:
-            self._leaf_types.add(transcoding.type)
-            self._flat_tags[transcoding.type] = (
-                transcoding.encode, ',"_type_":' + _json_string(transcoding.name) + "}"
-            )
-        else:
-            self._leaf_types.discard(transcoding.type)
-            self._flat_tags.pop(transcoding.type, None)
 
     def encode(self, obj: Any) -> bytes:
-        if type(obj) is dict:
-            text = self._encode_flat(obj)
-            if text is not None:
-                try:
-                    return text.encode("utf-8")
-                except UnicodeEncodeError as e:
-                    raise CanonicalEncodingError(f"text is not valid Unicode: {e}") from None
-        if self._fast(obj):
-            # Fast path, same bytes: every value is one the C encoder writes exactly as
-            # `_to_plain` + `json.dumps` below would (checked by `_fast`), and registered
-            # types reach `_tag`, which tags them as `_to_plain` does.
-            try:
-                return self._encoder.encode(obj).encode("utf-8")
-            except UnicodeEncodeError as e:
-                raise CanonicalEncodingError(f"text is not valid Unicode: {e}") from None
-        plain, ascii_keys = self._to_plain(obj)
-        if ascii_keys:
-            # For ASCII keys, sorted by code point == sorted by UTF-16 unit, and the
-            # stdlib's escaping with ensure_ascii=False matches RFC 8785 (ES6
-            # JSON.stringify); tests check this equivalence against `rfc8785` itself.
-            text = json.dumps(
-                plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-            )
-            try:
-                return text.encode("utf-8")
-            except UnicodeEncodeError as e:
-                raise CanonicalEncodingError(f"text is not valid Unicode: {e}") from None
-        try:
-            return rfc8785.dumps(plain)
-        except rfc8785.CanonicalizationError as e:
-            raise CanonicalEncodingError(str(e)) from None
+        return _encode_plain(self._to_plain(obj))
 
     def decode(self, data: bytes) -> Any:
         return self._decoder.decode(data.decode("utf-8"))
 
-    def _to_plain(self, obj: Any) -> tuple[Any, bool]:
-        """Replace registered types by tagged dicts; refuse floats; note non-ASCII keys."""
-        ascii_keys = True
+    def _to_plain(self, obj: Any) -> Any:
+        """`obj` as plain JSON in canonical key order (`_plain`), registered types tagged;
+        what has no canonical form is refused."""
+        return _plain(obj, self._tag)
 
-        def walk(o: Any) -> Any:
-            nonlocal ascii_keys
-            t = type(o)
-            if t is int:
-                if not -_MAX_SAFE <= o <= _MAX_SAFE:
-                    raise CanonicalEncodingError(f"integer {o} is outside the I-JSON range")
-                return o
-            if t is str or t is bool or o is None:
-                return o
-            if t is dict:
-                out = {}
-                for k, v in o.items():
-                    if type(k) is not str:
-                        raise CanonicalEncodingError(f"object key {k!r} is not a string")
-                    if not k.isascii():
-                        ascii_keys = False
-                    out[k] = walk(v)
-                return out
-            if t is list or t is tuple:
-                return [walk(v) for v in o]
-            if t is float:
-                raise CanonicalEncodingError(
-                    f"float {o!r} in a payload: use Decimal for money and int for counts"
-                )
-            transcoding = self.types.get(t)
-            if transcoding is None:
-                raise CanonicalEncodingError(
-                    f"no canonical encoding registered for {t.__qualname__}"
-                )
-            return {TYPE_KEY: transcoding.name, DATA_KEY: walk(transcoding.encode(o))}
-
-        return walk(obj), ascii_keys
-
-    def _encode_flat(self, d: dict[str, Any]) -> str | None:
-        """`d` as the general path would write it, when it is one dict of scalars; else None.
-
-        The same text as `json.dumps(plain, sort_keys=True, separators=(",", ":"),
-        ensure_ascii=False)`: keys sorted, strings through the same `encode_basestring`,
-        ints by `repr`, registered types tagged `{"_data_":...,"_type_":...}`.
-        """
-        try:
-            shape = self._flat_shapes.get(tuple(d))
-        except TypeError:  # an unhashable key cannot be in a dict; kept for safety
-            return None
-        if shape is None:
-            shape = self._flat_shape(d)
-            if shape is None:
-                return None
-        tags, esc = self._flat_tags, _json_string
-        parts = []
-        append = parts.append
-        for k, prefix in shape:
-            v = d[k]
-            t = type(v)
-            if t is str:
-                append(prefix + esc(v))
-            elif v is None:
-                append(prefix + "null")
-            elif t is bool:
-                append(prefix + ("true" if v else "false"))
-            elif t is int and -_MAX_SAFE <= v <= _MAX_SAFE:
-                append(prefix + repr(v))
-            else:
-                tag = tags.get(t)
-                if tag is None:
-                    return None
-                append(prefix + '{"_data_":' + esc(tag[0](v)) + tag[1])
-        return "{" + ",".join(parts) + "}"
-
-    def _flat_shape(self, d: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:
-        """(key, encoded key + ":") in canonical order, when every key is ASCII text (then
-        sorted by code point is sorted by UTF-16 unit); remembered per key set."""
-        if not all(type(k) is str and k.isascii() for k in d):
-            return None
-        shape = tuple((k, _json_string(k) + ":") for k in sorted(d))
-        if len(self._flat_shapes) < 10_000:  # bounded: key sets are few (one per event class)
-            self._flat_shapes[tuple(d)] = shape
-        return shape
-
-    def _fast(self, o: Any) -> bool:
-        """True when `o` holds only ASCII-keyed dicts, lists, safe integers and leaf types."""
-        t = type(o)
-        if t is dict:
-            if o and (set(map(type, o)) != _STR_ONLY or not "".join(o).isascii()):
-                return False
-            values: Any = o.values()
-        elif t is list or t is tuple:
-            values = o
-        else:
-            return t in self._leaf_types or (t is int and -_MAX_SAFE <= o <= _MAX_SAFE)
-        types = set(map(type, values))
-        if types <= self._leaf_types:
-            return True
-        fast = self._fast
-        for vt in types - self._leaf_types:
-            if vt is int:
-                if not all(-_MAX_SAFE <= v <= _MAX_SAFE for v in values if type(v) is int):
-                    return False
-            elif vt is dict or vt is list or vt is tuple:
-                if not all(fast(v) for v in values if type(v) is vt):
-                    return False
-            else:
-                return False
-        return True
-
-    def _tag(self, o: Any) -> dict[str, Any]:
-        transcoding = self.types[type(o)]  # only leaf types get here (see `_fast`)
-        return {TYPE_KEY: transcoding.name, DATA_KEY: transcoding.encode(o)}
+    def _tag(self, obj: Any) -> dict[str, Any]:
+        transcoding = self.types.get(type(obj))
+        if transcoding is None:
+            _refuse(obj)
+        data = transcoding.encode(obj)
+        if type(data) is not str:  # the standard transcodings all give a string
+            data = self._to_plain(data)
+        # "_data_" sorts before "_type_": the tag is written in canonical order.
+        return {DATA_KEY: data, TYPE_KEY: transcoding.name}
 
     def _decode_obj(self, d: dict[str, Any]) -> Any:
         if len(d) == 2 and TYPE_KEY in d and DATA_KEY in d:
@@ -280,12 +130,6 @@ class CanonicalJSONTranscoder(Transcoder):
                 raise CanonicalEncodingError(f"unknown encoded type {d[TYPE_KEY]!r}")
             return transcoding.decode(d[DATA_KEY])
         return d
-
-
-# Transcodings whose `encode` returns a plain string: safe for the fast path.
-_STRING_TRANSCODINGS = (DecimalAsString, DateAsISO, DatetimeAsUTC, UUIDAsString)
-_STR_ONLY = {str}
-_json_string = encode_basestring  # what json.dumps uses with ensure_ascii=False
 
 
 def _no_float(text: str) -> Any:
@@ -300,6 +144,79 @@ def canonical_transcoder() -> CanonicalJSONTranscoder:
     return t
 
 
+# The one canonical encoder ---------------------------------------------------------------
+#
+# RFC 8785 is ES6's JSON.stringify of I-JSON with object keys sorted by UTF-16 code unit.
+# The standard library's C encoder writes exactly that text (`ensure_ascii=False` escapes
+# only `"`, `\\` and control characters, as ES6 does; integers are their digits) once
+# every dict holds its keys in that order and every value is plain: `_plain` checks and
+# orders, the C encoder writes. tests/test_canonical.py holds it to the `rfc8785` package.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                           check_circular=False).encode
+
+
 def canonical_bytes(obj: Any) -> bytes:
-    """Canonical bytes of plain JSON data (no registered types), via `rfc8785` itself."""
-    return rfc8785.dumps(obj)
+    """RFC 8785 canonical bytes of plain JSON data (str, int, bool, None, list, tuple,
+    dict with str keys); anything else, a float or an integer beyond 2**53-1 is refused."""
+    return _encode_plain(_plain(obj, _refuse))
+
+
+def _encode_plain(plain: Any) -> bytes:
+    """Plain data, its keys already in canonical order, as bytes."""
+    try:
+        return _ENCODE(plain).encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate
+        raise CanonicalEncodingError(f"text is not valid Unicode: {e}") from None
+
+
+def _plain(o: Any, other: Any) -> Any:
+    """`o` checked, with its dicts' keys in canonical order; `other(value)` for what is not
+    plain JSON (the transcoder's registered types)."""
+    t = type(o)
+    if t is dict:
+        # Scalars are taken here rather than by a call each: an event's state is one
+        # dict of them, and a call per field was most of the encoder's time.
+        out = {}
+        for k in _key_order(o):
+            v = o[k]
+            tv = type(v)
+            if tv is str or tv is bool or v is None or (tv is int and -_MAX_SAFE <= v <= _MAX_SAFE):
+                out[k] = v
+            elif tv in _CONTAINERS or tv is int or tv is float:
+                out[k] = _plain(v, other)
+            else:
+                out[k] = other(v)
+        return out
+    if t is str or t is bool or o is None:
+        return o
+    if t is int:
+        if not -_MAX_SAFE <= o <= _MAX_SAFE:
+            raise CanonicalEncodingError(f"integer {o} is outside the I-JSON range")
+        return o
+    if t is list or t is tuple:
+        return [_plain(v, other) for v in o]
+    if t is float:
+        raise CanonicalEncodingError(
+            f"float {o!r} in a payload: use Decimal for money and int for counts")
+    return other(o)
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
+def _key_order(d: dict[Any, Any]) -> list[str]:
+    """The keys sorted by UTF-16 code unit (for ASCII keys, plain sorting is the same)."""
+    try:
+        joined = "".join(d)  # fails on any key that is not a string
+    except TypeError:
+        bad = next(k for k in d if type(k) is not str)
+        raise CanonicalEncodingError(f"object key {bad!r} is not a string") from None
+    return sorted(d) if joined.isascii() else sorted(d, key=_utf16)
+
+
+def _utf16(key: str) -> bytes:
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def _refuse(o: Any) -> NoReturn:
+    raise CanonicalEncodingError(f"no canonical encoding registered for {type(o).__qualname__}")

@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-import rfc8785
+from ledger.canonical import canonical_bytes
 
 ACTOR_FIELD = "actor_id"
 _MAX_SAFE = 2**53 - 1
@@ -47,12 +47,6 @@ def _safe_int(text: str) -> int:
 _parse = json.JSONDecoder(
     parse_float=_refuse_float, parse_int=_safe_int, parse_constant=_refuse_constant,
 ).decode
-# For ASCII keys, sorted by code point is sorted by UTF-16 unit, and this escaping is
-# RFC 8785's (ledger/canonical.py relies on the same equivalence, tested against rfc8785).
-_serialise = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
-    check_circular=False,
-).encode
 
 
 def parse_canonical(state: bytes) -> tuple[Any, str | None]:
@@ -68,21 +62,13 @@ def parse_canonical(state: bytes) -> tuple[Any, str | None]:
     except ValueError as e:
         return None, f"payload is not JSON: {e}"
     try:
-        again = _serialise(value) if text.isascii() or _ascii_keys(value) else \
-            rfc8785.dumps(value).decode("utf-8")
-    except (ValueError, rfc8785.CanonicalizationError) as e:
+        # The ledger's one canonical encoder (ledger/canonical.py), which wrote the bytes.
+        again = canonical_bytes(value).decode("utf-8")
+    except ValueError as e:
         return value, f"payload has no canonical form: {e}"
     if again != text:
         return value, _difference(text, again)
     return value, None
-
-
-def _ascii_keys(value: Any) -> bool:
-    if type(value) is dict:
-        return all(k.isascii() and _ascii_keys(v) for k, v in value.items())
-    if type(value) is list:
-        return all(_ascii_keys(v) for v in value)
-    return True
 
 
 def _difference(found: str, expected: str) -> str:

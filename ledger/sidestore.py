@@ -55,6 +55,12 @@ class SideStore:
                 lock_timeout=int(env["POSTGRES_LOCK_TIMEOUT"]), schema=env["POSTGRES_SCHEMA"],
             )
 
+    @property
+    def datastore(self) -> Any:
+        """The library's datastore behind this adapter, for side-table adapters that need
+        the driver's cursor (the read models: COPY, advisory locks, BEGIN IMMEDIATE)."""
+        return self._datastore
+
     def table(self, name: str) -> str:
         """`name` as statements must write it (schema-qualified on PostgreSQL)."""
         if name in _LOG_TABLES:

@@ -16,7 +16,6 @@ import pytest
 
 from ledger.application import LedgerApplication, init_ledger, open_ledger
 from ledger.keys import PASSPHRASE_ENV, Signer
-from tests.kept_helper import end_kept_helper  # noqa: F401 - an autouse fixture
 from tests.support import PASSPHRASE
 
 PG_HOST = os.environ.get("PMO_TEST_PG_HOST", "127.0.0.1")

@@ -30,7 +30,7 @@ from typing import Any
 from domain.services import PMOApplication
 from ledger.application import init_ledger
 from tests.domain.helpers import FAST_HASH, enrol_cast
-from web.loadtest.server import Server, free_port
+from tools.loadtest.server import Server, free_port
 
 PW = "serve-tests-passphrase-not-secret"
 PASSWORD = "serve-tests-password"
@@ -69,9 +69,10 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run `pmo-ledger ARGS` in a subprocess (output captured as text)."""
+    """Run `pmo-ledger ARGS` in a subprocess (output captured as text), as `python -m tools`:
+    the tooling's commands (loadtest, demo) too, whatever entry points are installed."""
     return subprocess.run(
-        [sys.executable, "-c", "from web.cli import main; main()", *args], cwd=REPO,
+        [sys.executable, "-m", "tools", *args], cwd=REPO,
         env={**os.environ, "PMO_LEDGER_PASSPHRASE": PW, **(env or {})}, capture_output=True,
         text=True, timeout=timeout, check=False)
 

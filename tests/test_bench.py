@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ledger.bench import TARGETS, BenchDatabaseNotEmptyError, _interleaved, analyse, run_bench
 from ledger.keys import Signer
 from tests.conftest import PG_HOST, PG_PORT, pg_admin, require_postgres
-from web.cli import cli
+from tools.bench.command import bench_command
+from tools.bench.ledger import TARGETS, BenchDatabaseNotEmptyError, _interleaved, analyse, run_bench
 
 RATES = ("raw_append_1", "signed_append_1", "raw_append_100",
          "signed_append_100", "ed25519_verify_1core", "verify_limit", "verification",
@@ -88,7 +88,7 @@ def test_writers_take_turns_each_first_in_turn() -> None:
 
 def test_bench_command_json_on_a_new_sqlite_file_removes_what_it_made(tmp_path: Path) -> None:
     db = tmp_path / "bench.sqlite3"
-    result = CliRunner().invoke(cli, ["bench", "--no-read-models", "--db", f"sqlite:///{db}", "--events", "100",
+    result = CliRunner().invoke(bench_command, ["--no-read-models", "--db", f"sqlite:///{db}", "--events", "100",
                                       "--single", "8", "--warmup", "3", "--json"])
     assert result.exit_code == 0, result.output
     check_figures(json.loads(result.stdout), "sqlite", warmup=3)
@@ -96,7 +96,7 @@ def test_bench_command_json_on_a_new_sqlite_file_removes_what_it_made(tmp_path: 
 
 
 def test_bench_command_prints_a_table() -> None:
-    result = CliRunner().invoke(cli, ["bench", "--no-read-models", "--events", "100", "--single", "8"])
+    result = CliRunner().invoke(bench_command, ["--no-read-models", "--events", "100", "--single", "8"])
     assert result.exit_code == 0, result.output
     assert "signed/raw, 100 per save" in result.stdout
     assert "signed/signed without the actor check" in result.stdout
@@ -110,7 +110,7 @@ def test_bench_refuses_a_database_that_holds_data(tmp_path: Path) -> None:
         conn.execute("INSERT INTO precious VALUES (1)")
     with pytest.raises(BenchDatabaseNotEmptyError):
         run_bench(f"sqlite:///{db}", **TINY)
-    result = CliRunner().invoke(cli, ["bench", "--no-read-models", "--db", f"sqlite:///{db}"])
+    result = CliRunner().invoke(bench_command, ["--no-read-models", "--db", f"sqlite:///{db}"])
     assert result.exit_code == 1
     assert "only writes into a new or empty database" in result.output
     with sqlite3.connect(db) as conn:
@@ -147,7 +147,7 @@ def test_bench_refuses_a_postgresql_schema_that_holds_tables() -> None:
 def test_bench_command_measures_the_read_models_in_the_same_run(tmp_path: Path) -> None:
     """The read-model figures come with their raw baseline and the ratio computed from them."""
     db = tmp_path / "rm.sqlite3"
-    result = CliRunner().invoke(cli, ["bench", "--db", f"sqlite:///{db}", "--events", "100",
+    result = CliRunner().invoke(bench_command, ["--db", f"sqlite:///{db}", "--events", "100",
                                       "--single", "8", "--project-events", "200", "--json"])
     assert result.exit_code == 0, result.output
     rm = json.loads(result.stdout)["read_models"]

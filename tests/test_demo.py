@@ -20,7 +20,6 @@ from click.testing import CliRunner
 from eventsourcing.persistence import StoredEvent
 
 from domain.compliance import evaluate
-from domain.demo import DEMO_PEOPLE, demo_present, plan_demo, seed_demo
 from domain.earned_value import figures
 from domain.policy import GATES
 from domain.project import project_id
@@ -28,7 +27,8 @@ from domain.services import PMOApplication
 from ledger.application import init_ledger
 from ledger.keys import PASSPHRASE_ENV
 from ledger.verify import DatabaseSource, verify_log
-from web.cli import cli
+from tools.demo.command import demo_command
+from tools.demo.seed import DEMO_PEOPLE, demo_present, plan_demo, seed_demo
 
 pytestmark = pytest.mark.slow
 
@@ -227,7 +227,7 @@ def test_the_plan_is_decided_by_the_seed():
 
 def test_the_demo_command_leaves_a_seeded_ledger_alone(demo):
     before = demo.app.size()
-    result = CliRunner().invoke(cli, ["demo", "--db", demo.url])
+    result = CliRunner().invoke(demo_command, ["--db", demo.url])
     assert result.exit_code == 0, result.output
     assert "already holds the demo portfolio" in result.output
     assert demo.app.size() == before
@@ -240,7 +240,7 @@ def test_the_demo_command_refuses_a_ledger_holding_something_else(tmp_path, monk
     app, root = init_ledger(url, PW, app_class=PMOApplication)
     app.bootstrap(root, username="admin", name="Someone Else", passphrase=PW)
     before = app.size()
-    result = CliRunner().invoke(cli, ["demo", "--db", url])
+    result = CliRunner().invoke(demo_command, ["--db", url])
     assert result.exit_code == 1
     assert "not the demo portfolio" in result.output
     assert app.size() == before
@@ -250,7 +250,7 @@ def test_the_demo_command_refuses_a_ledger_holding_something_else(tmp_path, monk
 def test_the_demo_command_seeds_prints_the_users_and_verifies(tmp_path: Path, monkeypatch):
     monkeypatch.delenv(PASSPHRASE_ENV, raising=False)
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    result = CliRunner().invoke(cli, ["demo", "--db", url, "--password", "letmein"])
+    result = CliRunner().invoke(demo_command, ["--db", url, "--password", "letmein"])
     assert result.exit_code == 0, result.output
     out = result.output
     assert "DEMO ONLY: key passphrase is" in out
@@ -259,7 +259,7 @@ def test_the_demo_command_seeds_prints_the_users_and_verifies(tmp_path: Path, mo
     assert "password 'letmein'" in out
     assert "root key fingerprint (pin this): " in out
     assert "verification: clean" in out
-    again = CliRunner().invoke(cli, ["demo", "--db", url])
+    again = CliRunner().invoke(demo_command, ["--db", url])
     assert again.exit_code == 0 and "nothing to do" in again.output
 
 
@@ -332,7 +332,7 @@ def test_a_replay_as_of_an_instant_sees_part_of_the_history(demo, log):
 def test_demo_plays_through_the_public_api_only():
     import inspect
 
-    import domain.demo
+    import tools.demo.seed
 
-    source = inspect.getsource(domain.demo)
+    source = inspect.getsource(tools.demo.seed)
     assert "app._" not in source and ".batch(" in source

@@ -1,4 +1,4 @@
-"""Faults under load: `pmo-ledger serve` with the load test's locust mix (web/loadtest) running
+"""Faults under load: `pmo-ledger serve` with the load test's locust mix (tools/loadtest) running
 against it, while we
 
 (a) kill -9 one gunicorn worker, several times: the master replaces it and the server
@@ -36,9 +36,9 @@ from ledger.application import ledger_size
 from ledger.keys import PASSPHRASE_ENV
 from tests.conftest import PG_HOST, PG_PORT, pg_admin, require_postgres
 from tests.serving import PASSWORD, PW, Served, TcpProxy, seed, wait_for
-from web.loadtest.audit import audit
-from web.loadtest.driver import Options, finish_runner, prepare, runner_process
-from web.loadtest.server import Server, wait_gone
+from tools.loadtest.audit import audit
+from tools.loadtest.driver import Options, finish_runner, prepare, runner_process
+from tools.loadtest.server import Server, wait_gone
 
 USERS = 8
 WORKERS = 3

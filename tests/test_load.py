@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import PG_ADMIN_DSN, require_postgres
 from tests.serving import cli
-from web.loadtest.stats import Book, is_ok, percentile
+from tools.loadtest.stats import Book, is_ok, percentile
 
 
 def test_percentiles_are_exact_nearest_rank() -> None:

@@ -1,4 +1,7 @@
-"""The `pmo-ledger` command line: a Flask CLI group. Every command takes --db URL."""
+"""The `pmo-ledger` command line: a Flask CLI group. Every command takes --db URL.
+
+The tooling's commands (`bench`, `loadtest`, `demo`) live in the `tools` package and are
+registered through an entry-point group (`add_tool_commands`)."""
 
 from __future__ import annotations
 
@@ -98,11 +101,12 @@ def verify_command(db_url: str | None, checkpoints: tuple[str, ...], root_key: s
         del summary["faults"]
         click.echo(json.dumps(summary))
     else:
-        _print_report(report, as_json)
+        print_report(report, as_json)
     sys.exit(0 if report.ok else 1)
 
 
-def _print_report(report, as_json: bool) -> None:  # noqa: ANN001
+def print_report(report, as_json: bool) -> None:  # noqa: ANN001
+    """A verification report as `verify` prints it (also the demo command's, tools/demo)."""
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
         return
@@ -130,68 +134,6 @@ def checkpoint_command(db_url: str | None, out: str | None) -> None:
     if out:
         Path(out).write_text(text)
     click.echo(text, nl=False)
-
-
-@cli.command("demo")
-@db_option
-@click.option("--password", default="demo", help="Password for the demo users.")
-def demo_command(db_url: str | None, password: str) -> None:
-    """Seed the demo city IT portfolio (10,000+ signed events), then verify the log.
-
-    Creates the ledger when there is none; does nothing when the demo is already there."""
-    import os
-    import time
-
-    from domain.demo import DEMO_PEOPLE, demo_present, seed_demo
-    from domain.errors import DomainError
-    from domain.services import PMOApplication
-    from ledger.errors import NotInitialisedError
-
-    if not os.environ.get(PASSPHRASE_ENV):
-        os.environ[PASSPHRASE_ENV] = DEMO_PASSPHRASE
-        click.echo(f"DEMO ONLY: key passphrase is {DEMO_PASSPHRASE!r}; set {PASSPHRASE_ENV} in production", err=True)
-    if len(password) < 4:
-        fail("--password needs at least 4 characters")
-    passphrase = configured_passphrase()
-    url = _url(db_url)
-    root = None
-    try:
-        try:
-            app = open_ledger(url, app_class=PMOApplication)
-        except NotInitialisedError:
-            app, root = init_ledger(url, passphrase, app_class=PMOApplication)
-            click.echo(f"ledger created at {url}")
-    except LedgerError as e:
-        fail(str(e))
-    try:
-        if demo_present(app):
-            click.echo(f"{url} already holds the demo portfolio ({app.size()} events); nothing to do")
-            return
-        if app.size() > 1:
-            fail(f"{url} holds {app.size()} events that are not the demo portfolio "
-                 "(another ledger, or an interrupted seeding); use an empty database")
-        root = root or app.root_signer(passphrase)
-        started = time.perf_counter()
-        summary = seed_demo(app, root, passphrase=passphrase, password=password,
-                            progress=Progress("seeding"))
-        click.echo(f"seeded {len(summary['projects'])} projects, {summary['events']} events "
-                   f"in {time.perf_counter() - started:.1f}s")
-        click.echo(f"\ndemo users (password {password!r}):")
-        click.echo(f"  {'username':<10} {'name':<18} {'role':<8} title")
-        for username, name, role, title in DEMO_PEOPLE:
-            click.echo(f"  {username:<10} {name:<18} {role:<8} {title}")
-        click.echo(f"\nroot key fingerprint (pin this): {app.keyring().root_key_id}")
-        report = verify_database(app, progress=Progress("verifying"),
-                                 snapshot_progress=Progress("checking snapshots"))
-    except (LedgerError, DomainError) as e:
-        fail(str(e))
-    finally:
-        app.close()
-    if not report.ok:
-        _print_report(report, as_json=False)
-        fail("verification found faults in the freshly seeded log")
-    click.echo(f"verification: clean ({report.events} events, head {report.head.hex()[:16]}..., "
-               f"{report.seconds:.1f}s)")
 
 
 @cli.command("serve")
@@ -233,7 +175,7 @@ def _prepare(app: Flask) -> None:
 
     from eventsourcing.persistence import PersistenceError
 
-    from domain.demo import demo_present
+    from domain.demo_ledger import demo_present
     from domain.errors import DomainError
     from ledger.integrity import monitor_for
     from ledger.keys import usable_cpus
@@ -263,23 +205,32 @@ cli.add_command(import_command)
 cli.add_command(keys_group)
 cli.add_command(verify_bundle_command)
 
-from web.bench_command import bench_command  # noqa: E402
-
-cli.add_command(bench_command)
-
 from web.report_commands import COMMANDS as REPORT_COMMANDS  # noqa: E402
 
 for _command in REPORT_COMMANDS:  # report, compliance, replay, projections
     cli.add_command(_command)
-
-from web.loadtest.command import loadtest_command  # noqa: E402
-
-cli.add_command(loadtest_command)
 
 from web.token_commands import tokens_group  # noqa: E402
 
 cli.add_command(tokens_group)
 
 
+# Commands that are tooling, not the product (`bench`, `loadtest`, `demo`: the top-level
+# `tools` package), come in through this entry-point group (pyproject.toml), so that no
+# runtime package imports `tools`. Loaded by `main`, not on import: the tools' modules
+# import this one, and one imported first must not find itself half-made.
+TOOL_COMMANDS = "pmo_ledger.commands"
+
+
+def add_tool_commands(group: click.Group) -> None:
+    """Register every command of the TOOL_COMMANDS entry-point group on `group`; one that
+    fails to load fails loudly, rather than the command silently going missing."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=TOOL_COMMANDS):
+        group.add_command(entry.load(), entry.name)
+
+
 def main() -> None:
+    add_tool_commands(cli)
     cli(prog_name="pmo-ledger")

@@ -1,6 +1,6 @@
 """Read models: projections of the log into tables, and the questions they answer.
 
-`ReadModels(app)` keeps them up to date with the `eventsourcing` library's tracking (they
+`ReadModels(app)` keeps them up to date with a tracking row per projection, written with its rows (they
 resume where they stopped, never count an event twice, and can be dropped and rebuilt)
 and answers: portfolio and project summaries, budget by line, earned value as of any date
 and as an S-curve, review queues per role, the approvals register, the audit trail per

@@ -145,13 +145,13 @@ class LedgerProjection:
                     and len(run) <= FOLD_AT_MOST:
                 project = cached if first > 1 else None
                 for item in run:
-                    event = self.decode.event(item.row)
+                    event = self.decode.events(item.row)
                     if event is None:
                         raise ValueError("it does not decode")
                     project = event.mutate(project)
             else:
                 last = run[-1].row.event_originator_version
-                project = self.decode.events.aggregate(self.app.repository, UUID(oid), last)
+                project = self.app.repository.get(UUID(oid), version=last)
         except (OperationalError, InterfaceError):
             raise  # the database is unreachable: not a fault in the history (a 503)
         except Exception as e:
@@ -228,7 +228,7 @@ class LedgerProjection:
                                 e["invoice_date"].isoformat(), str(amount), at))
 
     def _policy_event(self, item: Item, batch: Batch) -> None:
-        event = self.decode.event(item.row)
+        event = self.decode.events(item.row)
         if event is None:
             raise _broken(item, "does not decode")
         before = self._policy_at(event.originator_version - 1)

@@ -1,15 +1,15 @@
 """Running the projection: catch up from the tracked position, batch by batch.
 
 Each batch is read by chain position, folded, and written in one transaction that
-(1) takes the writers' lock, (2) checks the library's tracking row still says where the
-batch started, (3) inserts the rows and (4) advances the tracking row to the batch's last
-notification id with the library's `insert_tracking`, which itself refuses to go back or
-stand still. A crash before commit writes nothing; a process that lost a race to another
+(1) takes the writers' lock, (2) checks the projection's tracking row (store.py) still
+says where the batch started, (3) inserts the rows and (4) advances the tracking row to
+the batch's last notification id, refusing to go back or stand still. A crash before commit writes nothing; a process that lost a race to another
 writes nothing and starts again from where the winner stopped. So every position is
 counted exactly once, however many processes run it.
 
 Tracking stores notification ids (the library's sequence, which may have gaps on
-PostgreSQL); the read models speak in chain positions, found through `ledger_chain`.
+PostgreSQL); the read models speak in chain positions, found through the ledger's port
+(`app.position_of_notification`).
 
 Verify first, then project: a catch-up goes no further than its `gate` says, the integrity
 monitor's last position verified clean (`ledger.integrity`: it verifies the positions new
@@ -19,14 +19,11 @@ enters the read models.
 
 from __future__ import annotations
 
-import gc
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from domain.readmodels.parallel import keep_until_replied
 from domain.readmodels.projection import Item
 from domain.readmodels.store import LostRaceError, ReadModelError, ReadStore, Writer
 from ledger.integrity import describe
@@ -65,23 +62,6 @@ class IntegrityFaultError(ReadModelError):
         self.fault = fault
 
 
-class Bound:
-    """A gate at a fixed position: a rebuild's child catches up to what its parent's
-    monitor verified (verifying it again there would cost as much as the rebuild)."""
-
-    fault = None
-    tolerant = True
-
-    def __init__(self, position: int) -> None:
-        self.position = position
-
-    def clean_head(self) -> int:
-        return self.position
-
-    def bound(self) -> int:
-        return self.position
-
-
 class Projector:
     """Keeps one projection's tables up to date with the log, up to what `gate()` (the
     integrity monitor's `clean_head`) allows; without a gate, to the log's head."""
@@ -106,21 +86,16 @@ class Projector:
             yield
 
     def catch_up(self, progress: Progress | None = None, limit: int | None = None,
-                 batch: int | None = None, dropped: Callable[[], None] | None = None) -> int:
+                 batch: int | None = None) -> int:
         """Process every position not yet processed (at most `limit`, `batch` at a time);
-        returns how many. `dropped`: the tables are being dropped elsewhere meanwhile (a
-        rebuild), so the first batch is read from position 1 at once and written once
-        `dropped()` has returned."""
+        returns how many."""
         size = batch or self.batch
         with self._lock:
             self.store.ensure_tables()
             done, total = 0, None
             while limit is None or done < limit:
-                if dropped is None:
-                    start_nid = self.store.tracked(self.name)
-                    start = self.position_of(start_nid)
-                else:
-                    start_nid = start = 0  # its claim (under the lock) checks the drop
+                start_nid = self.store.tracked(self.name)
+                start = self.position_of(start_nid)
                 head = self.head()
                 total = total if total is not None else head - start
                 if start >= head:
@@ -130,36 +105,29 @@ class Projector:
                 if progress is not None:
                     # A large batch reports its reading too (but never "finished").
                     reading = lambda n, d=done, t=total: progress(min(d + n, t - 1), t)  # noqa: E731
-                done += self._batch(start_nid, start, hi, reading, dropped)
-                dropped = None
+                done += self._batch(start_nid, start, hi, reading)
                 if progress is not None:
                     progress(min(done, total), max(total, done))
             return done
 
     def _batch(self, start_nid: int, start: int, hi: int,
-               reading: Callable[[int], None] | None = None,
-               before_writing: Callable[[], None] | None = None) -> int:
+               reading: Callable[[int], None] | None = None) -> int:
         """Positions start+1..hi in one transaction (none: rewrite at `start`)."""
         p = self.projection
         if p.at != start_nid:
             self._resync(start_nid, start)  # someone else moved the projection
         last_read: int | None = None
         try:
-            with _bulk():
-                items = self._read(start + 1, hi, reading)
-                batch = p.process(start, items, self.read)
-                last_read = items[-1].row.notification_id if items else start_nid
-                if before_writing is not None:
-                    before_writing()
-                with self.store.writing(self.name) as w:
-                    w.claim(self.name, start_nid)
-                    p.write(w, batch)
-                    if items:
-                        w.advance(self.name, items[-1].row.notification_id)
-                last = items[-1].row.notification_id if items else start_nid
-                done = len(items)
-                keep_until_replied("batch", items, batch)  # a child's reply need not wait for it
-                del items, batch  # freed while the collector is still off
+            items = self._read(start + 1, hi, reading)
+            batch = p.process(start, items, self.read)
+            last_read = items[-1].row.notification_id if items else start_nid
+            with self.store.writing(self.name) as w:
+                w.claim(self.name, start_nid)
+                p.write(w, batch)
+                if items:
+                    w.advance(self.name, items[-1].row.notification_id)
+            last = items[-1].row.notification_id if items else start_nid
+            done = len(items)
         except LostRaceError:
             if last_read is not None and getattr(p, "resync_at_most", 0):
                 p.at = last_read  # its caches did fold these positions: resynced from there
@@ -219,13 +187,12 @@ class Projector:
     def position_of(self, notification_id: int) -> int:
         if notification_id == 0:
             return 0
-        rows = self.store.fetch("SELECT position FROM {chain} WHERE notification_id = ?",
-                                (notification_id,))
-        if not rows:
+        position = self.app.position_of_notification(notification_id)
+        if position is None:
             raise ReadModelError(
                 f"the read models are at notification {notification_id}, which no chain "
                 "position holds; rebuild them (pmo-ledger projections rebuild)")
-        return int(rows[0][0])
+        return position
 
     # Reading the log ----------------------------------------------------------------------
 
@@ -237,45 +204,6 @@ class Projector:
             for row in self.app.read_entries(lo, top):
                 yield Item(row, decode(row))
             lo = top + 1
-
-
-
-
-
-_gc_lock = threading.Lock()
-_gc_holders = 0
-
-
-def _forked() -> None:
-    """A forked child (parallel.py) starts with no batch of its own in progress, and with
-    a fresh lock: another thread of the parent may have held it at the fork."""
-    global _gc_lock, _gc_holders
-    _gc_lock, _gc_holders = threading.Lock(), 0
-
-
-os.register_at_fork(after_in_child=_forked)
-
-
-@contextmanager
-def _bulk() -> Iterator[None]:
-    """No cyclic garbage collection meanwhile: a batch holds tens of thousands of young
-    objects that all stay alive until it is written, which the collector would otherwise
-    walk again and again (a quarter of a rebuild). Reference counting still frees
-    everything; the collector runs again once no batch in this process is being read."""
-    global _gc_holders
-    with _gc_lock:
-        mine = _gc_holders > 0 or gc.isenabled()  # else turned off by someone else: left so
-        if mine:
-            _gc_holders += 1
-            gc.disable()
-    try:
-        yield
-    finally:
-        if mine:
-            with _gc_lock:
-                _gc_holders -= 1
-                if _gc_holders == 0:
-                    gc.enable()
 
 
 def follow(app: Any, postgres: bool, stop: threading.Event, step: Callable[[], int],

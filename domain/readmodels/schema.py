@@ -11,6 +11,9 @@ from __future__ import annotations
 _TABLES: dict[str, str] = {
     # Small facts about the projections (the rules engine in use...).
     "meta": "name TEXT PRIMARY KEY, value TEXT NOT NULL",
+    # Each projection's position: the last notification id its rows account for. Written
+    # in the same transaction as the rows, so the two never disagree.
+    "tracking": "name TEXT PRIMARY KEY, notification_id BIGINT NOT NULL",
     # One row per log position: who signed what, when, why, and the key's status then.
     "events": (
         "position BIGINT PRIMARY KEY, notification_id BIGINT NOT NULL, "

@@ -8,9 +8,8 @@
 Every query first catches up with the log (cheap when nothing is new: two indexed reads),
 so a user always sees their own write. Two projections are kept, each with its own
 tracking row: the ledger tables, and the compliance findings (which cost more to judge
-and are caught up only when asked for). Being independent, a rebuild runs them side by
-side: the tables here, the findings in a child process (parallel.py: a helper forked
-once and kept for later rebuilds).
+and are caught up only when asked for). A rebuild runs them one after the other, in
+this process.
 
 Verify first, then project: both catch up only as far as the ledger's integrity monitor
 (`ledger.integrity.monitor_for(app)`) has verified the log clean, and never past a fault.
@@ -27,7 +26,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from domain import clock as domain_clock
@@ -35,7 +33,7 @@ from domain import earned_value
 from domain.common import ROLES
 from domain.errors import NotFoundError, ValidationError
 from domain.money import ZERO
-from domain.readmodels import asof, parallel
+from domain.readmodels import asof
 from domain.readmodels.audit import AuditTrails
 from domain.readmodels.findings import (
     DAY_KEY,
@@ -44,7 +42,7 @@ from domain.readmodels.findings import (
     default_evaluator,
 )
 from domain.readmodels.projection import LedgerProjection
-from domain.readmodels.runner import BATCH, Bound, IntegrityFaultError, Progress, Projector, follow
+from domain.readmodels.runner import BATCH, IntegrityFaultError, Progress, Projector, follow
 from domain.readmodels.store import Reader, ReadStore, instant_text, parse_instant
 from domain.readmodels.views import (
     Approval,
@@ -166,33 +164,12 @@ class ReadModels:
 
     def rebuild(self, progress: Progress | None = None) -> int:
         """Drop every read model and its tracking row, then rebuild all from position 1:
-        the ledger tables here while a forked child judges compliance (its own tracking
-        row, its own connections) on the other core. The child drops the tables first,
-        while this process already reads and folds the log (written once the drop has
-        committed). Returns the tables' positions."""
-        if not self.rebuilds_in_parallel():
-            self._drop()
-            done = self._load_tables(progress)
-            # One batch: the findings are judged (and written) once, not once per batch.
-            self.catch_up_compliance(progress, batch=REBUILD_BATCH)
-            return done
-        # Verified here first (new positions; from 1 on a first start): the child judges
-        # only as far as this process may project.
-        bound = self.integrity.clean_head() if self.integrity is not None else None
-        with self.compliance.exclusive():  # this process waits for the child's findings
-            with self.ledger.exclusive():
-                self._forget()
-            child = parallel.start(partial(_rebuild_in_child, type(self.app), self.app.backend,
-                                           self._findings.factory, self.clock, bound))
-            try:
-                done = self._load_tables(progress, child.ready)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    child.result()  # never left running; the tables' failure is the news
-                raise
-            child.result(progress)
-            self.compliance.projection.reset()  # moved by the child: replayed when next read
-        self.check_integrity()
+        the ledger tables in large batches, then the compliance findings in one batch
+        (judged, and written, once rather than once per batch). Returns the tables'
+        positions."""
+        self._drop()
+        done = self._load_tables(progress)
+        self.catch_up_compliance(progress, batch=REBUILD_BATCH)
         return done
 
     def rebuild_tables(self, progress: Progress | None = None) -> int:
@@ -214,37 +191,21 @@ class ReadModels:
 
     def _drop(self) -> None:
         with self.ledger.exclusive(), self.compliance.exclusive():
-            self._drop_tables()
+            self.store.drop_and_recreate([self.ledger.name, self.compliance.name], indexes=False)
             self._forget()
-
-    def _drop_tables(self) -> None:
-        self.store.drop_and_recreate([self.ledger.name, self.compliance.name], indexes=False)
 
     def _forget(self) -> None:
         self.ledger.projection.reset(hard=True)
         self.compliance.projection.reset(hard=True)
         self.audits.clear()
 
-    def _load_tables(self, progress: Progress | None,
-                     dropped: Callable[[], None] | None = None) -> int:
-        """`dropped`: returns once the tables being dropped elsewhere are (see rebuild)."""
+    def _load_tables(self, progress: Progress | None) -> int:
         try:
             # Bigger batches than a catch-up's: fewer commits and project-state loads,
             # and nobody waits on a rebuild.
-            return self.ledger.catch_up(progress, batch=REBUILD_BATCH, dropped=dropped)
+            return self.ledger.catch_up(progress, batch=REBUILD_BATCH)
         finally:
-            if dropped is not None:
-                dropped()  # indexes made before the drop would be dropped with the tables
-            self.store.create_indexes()
-
-    def rebuilds_in_parallel(self) -> bool:
-        """Whether `rebuild` judges compliance in a forked child: fork and a second CPU
-        are available, and the child can open the same database (a file or a server,
-        not SQLite in memory)."""
-        backend = getattr(self.app, "backend", None)
-        path = backend.sqlite_path if backend is not None else None
-        return (parallel.available() and backend is not None
-                and (path is None or str(path) not in ("", ":memory:")))
+            self.store.create_indexes()  # after the bulk load: cheaper than row by row
 
     def follow(self, stop: threading.Event, poll: float = 1.0) -> None:
         """Keep both projections up to date until `stop` is set (a worker thread's loop)."""
@@ -488,24 +449,3 @@ def month_ends(start: date, end: date) -> list[date]:
         out.append(date.fromordinal(nxt.toordinal() - 1))
         year, month = nxt.year, nxt.month
     return out
-
-
-def _rebuild_in_child(app_class: type, backend: Any, evaluator: EvaluatorFactory,
-                      clock: Callable[[], datetime], bound: int | None, say: Any) -> int:
-    """In the child (parallel.py), through an application of its own (it must not use the
-    parent's connections): drop every read model (`say.ready()` then tells the parent,
-    which meanwhile reads the log for the tables), then judge the compliance findings from
-    position 1 in one batch, up to `bound` (the last position the parent verified clean;
-    None: unchecked). A module-level function of plain arguments, so that it pickles: the
-    kept helper process runs it (parallel.py)."""
-    app = app_class(backend)
-    try:
-        gate = Bound(bound) if bound is not None else False
-        models = ReadModels(app, evaluator=evaluator, clock=clock, integrity=gate)
-        models._drop_tables()
-        say.ready()
-        done = models.catch_up_compliance(say, batch=REBUILD_BATCH)
-        parallel.keep_until_replied("models", models)  # its evaluator: freed after the reply
-        return done
-    finally:
-        app.close()

@@ -1,10 +1,12 @@
-"""Where the read models live: plain tables beside the ledger, in the same database.
+"""Where the read models live: plain tables beside the ledger, in the same database,
+reached through the ledger's side-table adapter (`app.side_store`), never the event
+recorder: the read models' own adapter.
 
 SQLite and PostgreSQL differ only in placeholders, the schema prefix, and how a writer
 takes the lock that makes "check the tracking position, write rows, advance it" one
-atomic step. The library's tracking recorder for the same URL shares the ledger's
-datastore (SQLite: the same connection pool; PostgreSQL: the same schema), so a batch of
-read-model rows and its tracking row commit in ONE transaction.
+atomic step. Each projection's position is a row of the read models' own tracking table
+(`rm_tracking`), so a batch of read-model rows and its position commit in ONE
+transaction.
 
 Money is stored as decimal text and summed in Python with `Decimal` (SQLite has no
 decimal type and would sum text as floats); dates and instants as ISO text, instants
@@ -21,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import PersistenceError, Tracking, TrackingRecorder
+from eventsourcing.persistence import PersistenceError
 
 from domain.errors import DomainError
 from domain.readmodels.schema import TABLES, create_statements, drop_statements, index_statements
@@ -61,13 +63,14 @@ class ReadModelError(DomainError):
 
 
 class ReadStore:
-    """The read-model tables of one ledger database, and the library's tracking recorder."""
+    """The read-model tables of one ledger database, and their tracking table."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.postgres = app.backend.kind == "postgresql"
-        self.prefix = app.recorder.schema_prefix if self.postgres else ""
-        self.tracking: TrackingRecorder = app.factory.tracking_recorder()
+        side = app.side_store  # its pool, closed with the application
+        self.postgres = side.postgres
+        self.prefix = side.prefix
+        self.datastore = side.datastore
         self._sql: dict[str, str] = {}
         self._ready = False
 
@@ -77,7 +80,7 @@ class ReadStore:
         """`{table}` names -> (schema-qualified) read-model tables; `?` -> `%s` on PostgreSQL."""
         out = self._sql.get(sql)
         if out is None:
-            out = sql.replace("{chain}", f"{self.prefix}ledger_chain")
+            out = sql
             for name in TABLES:
                 out = out.replace("{" + name + "}", f"{self.prefix}rm_{name}")
             if self.postgres:
@@ -93,10 +96,10 @@ class ReadStore:
             return
         for attempt in range(3):
             try:
-                self.tracking.create_table()
                 with self.writing("schema") as w:
                     for statement in create_statements(not self.postgres):
                         w.run(statement)
+                    _drop_untracked(w)
                 break
             except PersistenceError:
                 # Two processes creating the same PostgreSQL table at once: one loses
@@ -126,11 +129,6 @@ class ReadStore:
             for statement in index_statements():
                 w.run(statement)
 
-    def _tracking_delete_sql(self) -> str:
-        if self.postgres:
-            return f'DELETE FROM {self.prefix}"{self.tracking.tracking_table_name}" WHERE application_name = %s'
-        return "DELETE FROM tracking WHERE application_name = ?"
-
     # Transactions ------------------------------------------------------------------------
 
     @contextmanager
@@ -138,7 +136,7 @@ class ReadStore:
         """One write transaction, holding the named writers' locks throughout (SQLite has
         a single write lock, which stands for all of them)."""
         if self.postgres:
-            with self.tracking.datastore.transaction(commit=True) as cursor:
+            with self.datastore.transaction(commit=True) as cursor:
                 for lock in sorted(locks):  # one order everywhere: no deadlock
                     cursor.execute("SELECT pg_advisory_xact_lock(%s)", (self._lock_key(lock),))
                 yield Writer(self, cursor)
@@ -151,7 +149,7 @@ class ReadStore:
         # BEGIN IMMEDIATE takes SQLite's single write lock before anything is read, so
         # what this transaction reads is the latest committed state and stays so until
         # it commits. The library's transaction() issues a deferred BEGIN instead.
-        with self.tracking.datastore.get_connection(commit=True) as conn:
+        with self.datastore.get_connection(commit=True) as conn:
             cursor = conn.cursor()
             try:
                 cursor.execute("BEGIN IMMEDIATE")
@@ -175,7 +173,7 @@ class ReadStore:
             with self._pg_snapshot() as cursor:
                 yield Reader(self, cursor)
             return
-        with self.tracking.datastore.transaction(commit=False) as cursor:
+        with self.datastore.transaction(commit=False) as cursor:
             yield Reader(self, cursor)
 
     @contextmanager
@@ -185,7 +183,7 @@ class ReadStore:
         # every ROLLBACK (and sends DEALLOCATE ALL), which made each later query of the
         # connection be parsed and planned again. Nothing is written: COMMIT ends it
         # exactly as ROLLBACK would. The pool's connections are in autocommit mode.
-        with self.tracking.datastore.get_connection() as conn, conn.cursor() as cursor:
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
             cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
                 yield cursor
@@ -199,7 +197,7 @@ class ReadStore:
         statement sees one committed state, as in its own transaction, for one round
         trip instead of three)."""
         if self.postgres:
-            with self.tracking.datastore.get_connection() as conn, conn.cursor() as cursor:
+            with self.datastore.get_connection() as conn, conn.cursor() as cursor:
                 return Reader(self, cursor).fetch(sql, params)
         with self.reading() as r:
             return r.fetch(sql, params)
@@ -213,7 +211,7 @@ class ReadStore:
     def tracked(self, name: str) -> int:
         """The notification id the projection `name` has processed up to (0: none)."""
         self.ensure_tables()
-        return self.tracking.max_tracking_id(name) or 0
+        return _position(self.fetch("SELECT notification_id FROM {tracking} WHERE name = ?", (name,)))
 
 
 class Reader:
@@ -269,19 +267,43 @@ class Writer(Reader):
     def claim(self, name: str, expected: int) -> None:
         """Refuse to write unless the projection is still where this batch started.
 
-        The lock is held, so nobody moves the position until commit; the library's
-        tracking insert then refuses any position not beyond the stored one, a second
-        guard against counting an event twice."""
-        found = self.store.tracking._max_tracking_id(name, self.cursor) or 0
+        The lock is held, so nobody moves the position until commit; `advance` then
+        refuses any position not beyond the stored one, a second guard against counting
+        an event twice."""
+        found = self.tracked(name)
         if found != expected:
             raise LostRaceError(f"{name} is at {found}, not {expected}")
 
+    def tracked(self, name: str) -> int:
+        return _position(self.fetch("SELECT notification_id FROM {tracking} WHERE name = ?", (name,)))
+
     def advance(self, name: str, notification_id: int) -> None:
-        self.store.tracking._insert_tracking(self.cursor, Tracking(name, notification_id))
+        """Move the projection's position forward (never back, never standing still)."""
+        found = self.tracked(name)
+        if notification_id <= found:
+            raise ReadModelError(f"{name} would go from notification {found} to "
+                                 f"{notification_id}: positions only move forward")
+        self.run("DELETE FROM {tracking} WHERE name = ?", (name,))
+        self.run("INSERT INTO {tracking} VALUES (?, ?)", (name, notification_id))
 
     def forget(self, name: str) -> None:
         """Delete the projection's tracking row: it starts again from position 1."""
-        self.run(self.store._tracking_delete_sql(), (name,))
+        self.run("DELETE FROM {tracking} WHERE name = ?", (name,))
+
+
+def _position(rows: list[tuple]) -> int:
+    return int(rows[0][0]) if rows else 0
+
+
+def _drop_untracked(w: Writer) -> None:
+    """Rows with no tracking row beside them were written by a release that kept the
+    positions in the library's tracking table: emptied, so the next catch-up writes them
+    again from position 1 (rather than on top of themselves)."""
+    if w.fetch("SELECT 1 FROM {tracking} LIMIT 1"):
+        return
+    if w.fetch("SELECT 1 FROM {events} LIMIT 1") or w.fetch("SELECT 1 FROM {findings} LIMIT 1"):
+        for name in TABLES:
+            w.run(f"DELETE FROM {{{name}}}")
 
 
 def _plain_rows(rows: list[Any]) -> list[tuple]:

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 
 from domain.errors import NotFoundError, ValidationError
-from domain.readmodels.bench import seed_big_project
 from tests.domain.helpers import CODE, World
 from tests.readmodels.support import models_for
+from tools.bench.readmodels import seed_big_project
 
 D = Decimal
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from domain.readmodels.bench import RUNS, TARGET_RATIO, run_readmodel_bench
 from domain.services import PMOApplication
 from ledger.application import init_ledger
 from tests.domain.helpers import PW
+from tools.bench.readmodels import RUNS, run_readmodel_bench
 
 
 def test_bench_reports_rebuild_against_raw_decoding_and_as_of(tmp_path: Path, passphrase: str) -> None:
@@ -28,7 +26,6 @@ def test_bench_reports_rebuild_against_raw_decoding_and_as_of(tmp_path: Path, pa
     assert ratios["rebuild_tables"] == rates["rebuild_tables"] / rates["raw_read_decode"]
     assert ratios["rebuild_all"] == rates["rebuild_all"] / rates["raw_read_decode"]
     assert ratios["rebuild_compliance"] == rates["rebuild_compliance"] / rates["raw_read_decode"]
-    # The two parts' times split evenly over the rebuild's processes, against the baseline.
     best = result["seconds_best"]
     assert set(best) == {"raw", "tables", "compliance", "all", "all_unchecked"}
     # Issue 16: the rebuild gated by the integrity monitor against the same one unchecked.
@@ -36,10 +33,8 @@ def test_bench_reports_rebuild_against_raw_decoding_and_as_of(tmp_path: Path, pa
     assert integrity["rebuild_all_gated_vs_unchecked"] == best["all_unchecked"] / best["all"]
     assert 0 < integrity["resume_start_seconds"] < 1
     assert rates["rebuild_compliance"] == result["events"] / best["compliance"]
-    assert ratios["rebuild_parts_split_evenly"] == pytest.approx(
-        best["raw"] * result["rebuild_all_processes"] / (best["tables"] + best["compliance"]))
-    assert result["meets_target"] == (ratios["rebuild_all"] >= TARGET_RATIO)  # every read model
-    assert result["rebuild_all_processes"] in (1, 2)
+    assert set(ratios) == {"rebuild_tables", "rebuild_compliance", "rebuild_all"}
+    assert "meets_target" not in result  # shown, not judged: the rebuild target is retired
     assert result["as_of"]["project_events"] >= 600
     assert 0 < result["as_of"]["seconds_worst"] == max(result["as_of"]["seconds_each"])
     assert result["events"] >= 600 and said

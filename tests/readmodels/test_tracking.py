@@ -10,10 +10,9 @@ from datetime import date
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import IntegrityError
 
 from domain.readmodels.projection import LedgerProjection
-from domain.readmodels.store import LostRaceError
+from domain.readmodels.store import LostRaceError, ReadModelError
 from domain.services import PMOApplication
 from ledger.application import open_ledger
 from tests.domain.helpers import PW, World
@@ -113,8 +112,8 @@ def test_the_claim_refuses_a_moved_position_and_tracking_never_goes_back(any_wor
     name, at = models.ledger.name, models.store.tracked(models.ledger.name)
     with pytest.raises(LostRaceError), models.store.writing(name) as w:
         w.claim(name, at - 1)
-    with pytest.raises(IntegrityError), models.store.writing(name) as w:
-        w.advance(name, at)  # the library's own guard: not beyond the stored position
+    with pytest.raises(ReadModelError), models.store.writing(name) as w:
+        w.advance(name, at)  # the store's own guard: not beyond the stored position
     assert models.store.tracked(name) == at
 
 
@@ -187,7 +186,7 @@ def test_processes_taking_turns_fold_each_others_positions_into_their_caches(
 
 
 def test_two_processes_catching_up_at_once_count_every_position_once(any_world: World) -> None:
-    from domain.readmodels.bench import seed_big_project
+    from tools.bench.readmodels import seed_big_project
 
     seed_big_project(any_world.app, any_world.pm, any_world.fiscal, CODE, 300, per_save=60)
     history(any_world, "IT-2026-015")
@@ -223,7 +222,6 @@ def _wait_for(condition: Any, seconds: float = 15) -> None:
 
 
 def test_a_tampered_log_stops_the_read_models_with_the_position(world: World) -> None:
-    from domain.readmodels.store import ReadModelError
     from tests.support import set_state
 
     history(world)

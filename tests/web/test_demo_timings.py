@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from domain.demo import seed_demo
 from domain.readmodels import ReadModels
 from domain.services import PMOApplication
 from ledger.application import init_ledger
 from ledger.keys import PASSPHRASE_ENV
 from tests.web.conftest import FAST_HASH, make_app
+from tools.demo.seed import seed_demo
 from web.ledger_access import close_ledger
 
 pytestmark = pytest.mark.slow

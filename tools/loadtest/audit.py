@@ -8,7 +8,7 @@
 - no stored event outside the chain (nothing half-written);
 - every acknowledged write is in the log at the position its answer gave, on its project,
   naming its item (an answer that gave no position: the item's event is found by id);
-- writes with a marker (web/loadtest/mix.py: a field of its event unique to the write):
+- writes with a marker (tools/loadtest/mix.py: a field of its event unique to the write):
   none answered with an error is in the log (`refused_recorded`), and none is in it twice
   (`written_twice`: a repeat sent with its Idempotency-Key was not written again);
 - the read models, caught up, equal a rebuild from position 1: the portfolio, budget and
@@ -39,8 +39,9 @@ READ_MODEL_REPORTS = (
 
 
 def cli(*args: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """`pmo-ledger ARGS` in a subprocess (this environment and `env`), output captured."""
-    return subprocess.run([sys.executable, "-c", "from web.cli import main; main()", *args],
+    """`pmo-ledger ARGS` in a subprocess (this environment and `env`), output captured; run
+    as `python -m tools`, which has the tooling's commands whatever is installed."""
+    return subprocess.run([sys.executable, "-m", "tools", *args],
                           cwd=REPO, env={**os.environ, **(env or {})}, capture_output=True, text=True,
                           timeout=timeout, check=False)
 

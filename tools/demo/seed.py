@@ -43,6 +43,7 @@ from itertools import groupby
 from typing import Any
 
 from domain import clock
+from domain.demo_ledger import DEMO_MARKER, demo_present
 from domain.earned_value import figures
 from domain.services import Actor, PMOApplication
 from ledger.keys import Signer
@@ -63,7 +64,6 @@ DEMO_PEOPLE: list[tuple[str, str, str, str]] = [
     ("pmo", "Thomas Reed", "pmo", "PMO lead"),
     ("auditor", "Sarah Whitfield", "auditor", "City auditor"),
 ]
-DEMO_MARKER = "IT-2026-009"  # the last project the demo charters, in its final week
 
 # One command: (application, acting person) -> result, for example
 # lambda app, a: app.approve_expenditure(a, "IT-2025-004", "EXP-0001").
@@ -998,15 +998,6 @@ def _setup_times(week0: date) -> Callable[[], datetime]:
 
 
 # Entry points ---------------------------------------------------------------------------------
-
-
-def demo_present(app: PMOApplication) -> bool:
-    """True when this ledger already holds the demo portfolio."""
-    try:
-        app.project(DEMO_MARKER)
-    except Exception:  # noqa: BLE001 - no directory, no project: not the demo
-        return False
-    return True
 
 
 def _week0(as_of: date) -> date:

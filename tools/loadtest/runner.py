@@ -1,6 +1,6 @@
 """Run the locust users of `mix.py` headless for a fixed time; write what happened as JSON.
 
-    python -m web.loadtest.runner PLAN.json OUT.json
+    python -m tools.loadtest.runner PLAN.json OUT.json
 
 PLAN (written by driver.py): host, users, seconds, password, readers, tokens, projects,
 think_seconds. OUT: the exact figures per category and request (stats.py), every
@@ -24,8 +24,8 @@ from typing import Any
 import gevent
 from locust.env import Environment
 
-from web.loadtest import mix
-from web.loadtest.stats import Book, is_ok
+from tools.loadtest import mix
+from tools.loadtest.stats import Book, is_ok
 
 FAILURE_SAMPLES = 300
 ERROR_PAGE = re.compile(r'<p class="error" data-code="([^"]*)">([^<]*)<')

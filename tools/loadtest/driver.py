@@ -36,8 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from ledger.application import ledger_size
-from web.loadtest.audit import audit, cli
-from web.loadtest.server import Server, free_port
+from tools.loadtest.audit import audit, cli
+from tools.loadtest.server import Server, free_port
 
 PASSWORD = "loadtest-demo-password"
 TOKEN_HOLDERS = ("pm", "pm2", "fiscal", "fiscal2")
@@ -167,7 +167,7 @@ def runner_process(plan: dict[str, Any], folder: Path) -> tuple[subprocess.Popen
     plan_path, out_path = folder / f"plan-{tag}.json", folder / f"result-{tag}.json"
     plan_path.write_text(json.dumps(plan))
     with (folder / f"runner-{tag}.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "web.loadtest.runner", str(plan_path), str(out_path)],
+        proc = subprocess.Popen([sys.executable, "-m", "tools.loadtest.runner", str(plan_path), str(out_path)],
                                 cwd=Path(__file__).resolve().parents[2], stdout=log,
                                 stderr=subprocess.STDOUT)
     return proc, out_path

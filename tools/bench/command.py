@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from ledger.bench import DEFAULT_EVENTS, DEFAULT_SINGLE, WARMUP, format_table, run_bench
 from ledger.errors import LedgerError
+from tools.bench.ledger import DEFAULT_EVENTS, DEFAULT_SINGLE, WARMUP, format_table, run_bench
 
 
 @click.command("bench")
@@ -53,10 +53,10 @@ def _read_model_figures(db_url: str | None, project_events: int, say) -> dict:  
     """The read-model figures, on a scratch database of the same backend (removed after)."""
     import secrets
 
-    from domain.readmodels.bench import run_readmodel_bench
     from domain.services import PMOApplication
     from ledger.application import init_ledger
-    from ledger.bench import scratch_databases
+    from tools.bench.ledger import scratch_databases
+    from tools.bench.readmodels import run_readmodel_bench
 
     scratch = scratch_databases(db_url)
     try:

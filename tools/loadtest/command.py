@@ -1,4 +1,4 @@
-"""`pmo-ledger loadtest`: the bounded load test of web/loadtest (registered in web/cli.py)."""
+"""`pmo-ledger loadtest`: the bounded load test of tools/loadtest (an entry point: pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def loadtest_command(backend: str, db: str | None, pg_admin: str, users: int, se
     except ImportError:
         click.echo("error: locust is not installed (pip install -e '.[test]')", err=True)
         sys.exit(2)
-    from web.loadtest.driver import Options, run_load
+    from tools.loadtest.driver import Options, run_load
 
     report = run_load(Options(
         backend=backend, db=db, pg_admin=pg_admin, users=users, seconds=seconds, workers=workers,
