@@ -21,6 +21,9 @@ topic ends). Roles:
   roles a gate's review requires; the aggregate checks which one the actor signs in).
 - `scope` is "project" (the role is held for that project or portfolio-wide) or
   "portfolio" (people, keys, policy).
+- `consequences` are the event types among `events` that follow from the act rather than
+  being acts of their own (a gate passes, and G4 closes the project, on the last
+  sign-off): they need no role of their own and are no approval.
 """
 
 from __future__ import annotations
@@ -40,11 +43,14 @@ class Command:
     approving: bool = False
     policy_roles: str | None = None  # a rule of the policy that names the roles instead
     scope: str = "project"
+    consequences: tuple[str, ...] = ()  # events that follow from the act (see above)
 
 
 def _c(name: str, area: str, action: str, roles: tuple[str, ...], *events: str,
-       approving: bool = False, policy_roles: str | None = None, scope: str = "project") -> Command:
-    return Command(name, area, action, roles, tuple(events), approving, policy_roles, scope)
+       approving: bool = False, policy_roles: str | None = None, scope: str = "project",
+       consequences: tuple[str, ...] = ()) -> Command:
+    return Command(name, area, action, roles, tuple(events), approving, policy_roles, scope,
+                   consequences)
 
 
 PM = ("pm",)
@@ -90,7 +96,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     _c("request_gate_review", "gates", "request a gate review", PM, _P + "GateReviewRequested"),
     _c("sign_off_gate", "gates", "sign off gates", (),
        _P + "GateSignedOff", _P + "GatePassed", _P + "Closed",
-       approving=True, policy_roles="gate_roles"),
+       approving=True, policy_roles="gate_roles", consequences=(_P + "GatePassed", _P + "Closed")),
     _c("record_gate_conditions_met", "gates", "record gate conditions as met", ("pmo", "sponsor"),
        _P + "GateConditionsMet", approving=True),
     _c("report_progress", "gates", "report progress", PM, _P + "ProgressReported"),
@@ -128,18 +134,25 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
        _P + "StatusReportPublished"),
 )}
 
-# Event type (class name, without the aggregate) -> the commands that may write it.
-WRITERS: dict[str, tuple[str, ...]] = {}
-for _command in COMMANDS.values():
-    for _event in _command.events:
-        _name = _event.split(".", 1)[1]
-        WRITERS[_name] = (*WRITERS.get(_name, ()), _command.name)
-del _command, _event, _name
+# Project event type (class name) -> the command that writes it. (People's key events are
+# written by several commands; the project's each by one.)
+WRITERS: dict[str, Command] = {
+    event.split(".", 1)[1]: command for command in COMMANDS.values()
+    for event in command.events if event.startswith("Project.")
+}
 
 
-def writer(event_name: str) -> Command:
-    """The command that writes project event `event_name` (the first, where several may)."""
-    return COMMANDS[WRITERS[event_name][0]]
+def is_consequence(event_name: str) -> bool:
+    """Whether project event `event_name` follows from another act (needs no role)."""
+    command = WRITERS.get(event_name)
+    return command is not None and f"Project.{event_name}" in command.consequences
+
+
+def is_approval(event_name: str) -> bool:
+    """Whether project event `event_name` records an approving act (approve, reject,
+    reverse, sign off, accept): never by an administrator, never of one's own submission."""
+    command = WRITERS.get(event_name)
+    return command is not None and command.approving and not is_consequence(event_name)
 
 
 # Which pages each role may open (web/auth.py): reading pages are open to every role; each
