@@ -108,6 +108,10 @@ class LedgerApplication(LogReading, Application):
     """
 
     name = "pmo_ledger"
+    # Who wants to know of each save (the web layer's idempotency keys): a callable giving
+    # the current observer or None; the observer's `before_append(events, mapper)` runs
+    # before the write transaction, `after_append(events, receipts)` after its commit.
+    append_observer: Any = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # The library names a subclass after itself, and on PostgreSQL the name picks the
@@ -197,8 +201,16 @@ class LedgerApplication(LogReading, Application):
         # with the ring's version there): no extra read per save, and no gap between
         # the check and the write. Refused there, the transaction rolls back.
         key_check = partial(self._check_in_transaction, signer, objs, actors)
-        # The library's save, less its per-object runtime Protocol checks (collecting.py).
-        return collecting.save(self, objs, {**kwargs, "signer": signer, "key_check": key_check})
+        observer = self.append_observer() if self.append_observer is not None else None
+        if observer is None:
+            # The library's save, less its per-object runtime Protocol checks (collecting.py).
+            return collecting.save(self, objs, {**kwargs, "signer": signer, "key_check": key_check})
+        events = [e for o in objs if isinstance(o, Aggregate) for e in o.pending_events]
+        observer.before_append(events, self.mapper)  # raising here, nothing is written
+        receipts = kwargs.setdefault("receipts", [])
+        recordings = collecting.save(self, objs, {**kwargs, "signer": signer, "key_check": key_check})
+        observer.after_append(events, receipts)
+        return recordings
 
     def append(self, *objs: Any, signer: Signer, **kwargs: Any) -> list[Receipt]:
         """Record the aggregates' new events, signed by `signer`; one receipt per event,

@@ -28,6 +28,10 @@ _LAST_VERSION_AT = (
 )
 _ORIGINATORS_OF_TOPIC = "SELECT originator_id FROM {events} WHERE topic = ?"
 _LATEST_CHECKPOINT = "SELECT note FROM {checkpoints} ORDER BY id DESC LIMIT 1"
+_EVENT_AT = (
+    "SELECT c.position, e.state FROM {chain} c JOIN {events} e "
+    "ON e.{nid} = c.notification_id WHERE e.originator_id = ? AND e.originator_version = ?"
+)
 _POSITION_OF_NOTIFICATION = "SELECT position FROM {chain} WHERE notification_id = ?"
 _NEWEST_OF = (
     "SELECT c.position, e.topic, e.state FROM {chain} c JOIN {events} e "
@@ -73,6 +77,11 @@ class LogReading:
         key, each joined to its chain row by the chain's unique notification id: no scan."""
         rows = self.recorder.fetch(_LAST_VERSION_AT, (self._stored_id(aggregate_id), position))
         return (int(rows[0][0]), int(rows[0][1])) if rows else None
+
+    def event_at(self, aggregate_id: UUID, version: int) -> list[tuple[int, bytes]]:
+        """(position, stored bytes) of the aggregate's event `version` ([] if not in the log)."""
+        rows = self.recorder.fetch(_EVENT_AT, (self._stored_id(aggregate_id), version))
+        return [(int(p), bytes(s)) for p, s in rows]
 
     def newest_of(self, aggregate_id: UUID, limit: int) -> list[tuple[int, str, bytes]]:
         """(position, topic, stored bytes) of the aggregate's newest `limit` events."""

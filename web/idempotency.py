@@ -27,7 +27,7 @@ The rules:
   committed): a refused or failed request wrote nothing and may be sent again with its key.
 
 Committed means answered as committed. A write request is watched (`watch`: the process's
-ledger application reports each save through its `_record`, wrapped once): before the write
+ledger application reports each save to its append observer): before the write
 transaction the events about to be written are noted on the key's row, and after the commit
 on the request. If anything fails after a commit -- reading the receipt, rendering, an
 after-request hook, the pool closed under the request at a worker's exit, the database
@@ -68,7 +68,6 @@ from eventsourcing.persistence import IntegrityError
 from flask import Flask, Response, current_app, flash, g, has_app_context, jsonify, request, url_for
 
 from ledger.errors import LedgerError
-from web.side_tables import create_side_table
 
 log = logging.getLogger(__name__)
 
@@ -168,18 +167,18 @@ class Row:
 
 
 class Claims:
-    """Keys in the ledger database's side table (`recorder.execute/fetch`, both backends)."""
+    """Keys in the ledger database's side table (the side-table adapter, ledger/sidestore.py)."""
 
     COLUMNS = "fingerprint, created, state, owner, events, status, headers, body"
 
     def __init__(self, pmo: Any) -> None:
         self.pmo = pmo
-        self.recorder = pmo.recorder
-        self.table = f"{getattr(self.recorder, 'schema_prefix', '')}{TABLE}"
+        self.store = pmo.side_store
+        self.table = self.store.table(TABLE)
 
     def ensure_table(self) -> None:
         """Create the table (idempotent; safe when workers race)."""
-        create_side_table(self.recorder, [
+        self.store.create([
             f"CREATE TABLE IF NOT EXISTS {self.table} (person TEXT NOT NULL, "
             "idem_key TEXT NOT NULL, fingerprint TEXT NOT NULL, "
             "created DOUBLE PRECISION NOT NULL, state TEXT NOT NULL, owner TEXT NOT NULL, "
@@ -190,7 +189,7 @@ class Claims:
         ])
 
     def find(self, person: str, key: str) -> Row | None:
-        rows = self.recorder.fetch(f"SELECT {self.COLUMNS} FROM {self.table} "
+        rows = self.store.fetch(f"SELECT {self.COLUMNS} FROM {self.table} "
                                    "WHERE person = ? AND idem_key = ?", (person, key))
         if not rows:
             return None
@@ -204,7 +203,7 @@ class Claims:
     def insert(self, person: str, key: str, fingerprint: str, *, owner: str, at: float) -> bool:
         """Claim the key; False when it is someone's already."""
         try:
-            self.recorder.execute(
+            self.store.execute(
                 f"INSERT INTO {self.table} (person, idem_key, fingerprint, created, state, owner) "
                 "VALUES (?, ?, ?, ?, ?, ?)", (person, key, fingerprint, at, PENDING, owner))
         except IntegrityError:
@@ -214,14 +213,14 @@ class Claims:
     def attempting(self, person: str, key: str, owner: str,
                    events: Sequence[tuple[str, int, str | None]]) -> None:
         """Note the events about to be written (before the write transaction)."""
-        self.recorder.execute(f"UPDATE {self.table} SET events = ? "
+        self.store.execute(f"UPDATE {self.table} SET events = ? "
                               "WHERE person = ? AND idem_key = ? AND owner = ?",
                               (json.dumps([list(e) for e in events]), person, key, owner))
 
     def finish(self, person: str, key: str, owner: str, response: Response) -> None:
         """Keep the answer: the key is spent."""
         headers = {h: response.headers[h] for h in KEPT_HEADERS if h in response.headers}
-        self.recorder.execute(
+        self.store.execute(
             f"UPDATE {self.table} SET state = ?, status = ?, headers = ?, body = ? "
             "WHERE person = ? AND idem_key = ? AND owner = ?",
             (DONE, response.status_code, json.dumps(headers),
@@ -229,35 +228,29 @@ class Claims:
 
     def release(self, person: str, key: str, owner: str) -> None:
         """Nothing was written: the key is free again."""
-        self.recorder.execute(f"DELETE FROM {self.table} WHERE person = ? AND idem_key = ? "
+        self.store.execute(f"DELETE FROM {self.table} WHERE person = ? AND idem_key = ? "
                               "AND owner = ? AND state = ?", (person, key, owner, PENDING))
 
     def take_over(self, person: str, key: str, old_owner: str, owner: str, at: float) -> None:
         """A pending key of a process that ended becomes `owner`'s (if still `old_owner`'s)."""
-        self.recorder.execute(f"UPDATE {self.table} SET owner = ?, created = ? WHERE person = ? "
+        self.store.execute(f"UPDATE {self.table} SET owner = ?, created = ? WHERE person = ? "
                               "AND idem_key = ? AND owner = ? AND state = ?",
                               (owner, at, person, key, old_owner, PENDING))
 
     def forget(self, person: str, key: str, created: float) -> None:
-        self.recorder.execute(f"DELETE FROM {self.table} WHERE person = ? AND idem_key = ? "
+        self.store.execute(f"DELETE FROM {self.table} WHERE person = ? AND idem_key = ? "
                               "AND created = ?", (person, key, created))
 
     def expire(self, at: float) -> None:
-        self.recorder.execute(f"DELETE FROM {self.table} WHERE created < ?", (at - KEEP_SECONDS,))
+        self.store.execute(f"DELETE FROM {self.table} WHERE created < ?", (at - KEEP_SECONDS,))
 
     def in_log(self, events: Iterable[tuple[str, int, str | None]]) -> list[tuple[int, dict[str, Any]]]:
         """(position, payload) of those of `events` in the log: (originator id, version,
         SHA-256 of the stored state or None). The digest tells the event that was to be
         written from another writer's that took the same version after it failed."""
-        sqlite = self.pmo.backend.sqlite_path is not None
         found = []
         for originator, version, digest in events:
-            oid: Any = UUID(originator).hex if sqlite else UUID(originator)
-            rows = self.recorder.fetch(
-                "SELECT c.position, e.state FROM {chain} c JOIN {events} e "
-                "ON e.{nid} = c.notification_id WHERE e.originator_id = ? "
-                "AND e.originator_version = ?", (oid, version))
-            for position, state in rows:
+            for position, state in self.pmo.event_at(UUID(originator), version):
                 if digest is None or state_digest(state) == digest:
                     found.append((int(position), _payload(state)))
         return found
@@ -307,40 +300,55 @@ class Watch:
     attempted: list[tuple[str, int, str | None]] = field(default_factory=list)
     committed: list[tuple[str, int, int | None, dict[str, Any]]] = field(default_factory=list)
 
-    def before_write(self, events: Sequence[Any], mapper: Any) -> None:
+    def before_append(self, events: Sequence[Any], mapper: Any) -> None:
         self.attempted = [(str(e.originator_id), int(e.originator_version),
                            state_digest(mapper.to_stored_event(e).state)) for e in events]
         if self.claim is not None:  # failing here, nothing is written (the save is not begun)
             claims().attempting(self.claim.person, self.claim.key, self.claim.owner, self.attempted)
 
     events: list[Any] = field(default_factory=list)  # the committed domain events
+    receipts: list[Any] = field(default_factory=list)  # and their receipts, in the same order
 
-    def after_commit(self, recordings: Sequence[Any]) -> None:
-        for r in recordings:
-            event = r.domain_event
+    def after_append(self, events: Sequence[Any], receipts: Sequence[Any]) -> None:
+        for event, receipt in zip(events, receipts, strict=True):
             payload = {k: getattr(event, k) for k in ITEM_KEYS if isinstance(getattr(event, k, None), str)}
             self.committed.append((str(event.originator_id), int(event.originator_version),
-                                   getattr(r.notification, "id", None), payload))
+                                   receipt.position, payload))
             self.events.append(event)
+            self.receipts.append(receipt)
         self.attempted = []
 
 
-def committed_event(originator: UUID, match: dict[str, Any] | None = None,
-                    topics: Iterable[str] = ()) -> tuple[str, int, None] | None:
-    """(originator id, version, None) of the newest event this request committed for
-    `originator` holding every `match` item (and of one of `topics`, when given)."""
+def committed_receipt(originator: UUID, match: dict[str, Any] | None = None,
+                      topics: Iterable[str] = ()) -> Any:
+    """The receipt (ledger/receipts.py) of the newest event this request appended for
+    `originator` holding every `match` item (and of one of `topics`, when given), as the
+    save itself reported it; None if it appended none."""
     w = _current()
     suffixes = tuple(topics)
-    for event in reversed(w.events if w is not None else ()):
+    if w is None:
+        return None
+    for event, receipt in zip(reversed(w.events), reversed(w.receipts), strict=True):
         if event.originator_id != originator:
             continue
-        topic = getattr(type(event), "TOPIC", type(event).__qualname__)
-        if suffixes and not str(topic).endswith(suffixes):
+        if suffixes and not str(receipt.topic).endswith(suffixes):
             continue
         if match and any(getattr(event, k, None) != v for k, v in match.items()):
             continue
-        return str(event.originator_id), int(event.originator_version), None
+        return receipt
     return None
+
+
+def appended_receipts() -> list[Any]:
+    """The receipts of every event this request appended, in log order."""
+    w = _current()
+    return list(w.receipts) if w is not None else []
+
+
+def recorded_at() -> str:
+    """The text " (log position N)" for the last event this request appended, for a page's message."""
+    receipts = appended_receipts()
+    return f" (log position {receipts[-1].position})" if receipts else ""
 
 
 def _current() -> Watch | None:
@@ -349,28 +357,8 @@ def _current() -> Watch | None:
 
 def watch(pmo: Any) -> None:
     """Have the process's ledger application report its saves to the request making them
-    (once per application; the library's `_record` is where a save is written)."""
-    if getattr(pmo, "_idempotency_watched", False):
-        return
-    with _WATCH_LOCK:
-        if getattr(pmo, "_idempotency_watched", False):
-            return
-        record = pmo._record
-
-        def _record(processing_event: Any) -> Any:
-            watching = _current()
-            if watching is not None:
-                watching.before_write(processing_event.events, pmo.mapper)
-            recordings = record(processing_event)
-            if watching is not None:
-                watching.after_commit(recordings)
-            return recordings
-
-        pmo._record = _record
-        pmo._idempotency_watched = True
-
-
-_WATCH_LOCK = threading.Lock()
+    (through the ledger's append observer: before the write and after its commit)."""
+    pmo.append_observer = _current
 
 
 # The request's key and body ---------------------------------------------------------------------
@@ -619,14 +607,17 @@ def _item(payloads: Iterable[dict[str, Any]]) -> str:
     return str(args.get("code", ""))
 
 
-def _receipt_response(found: Sequence[tuple[int | None, dict[str, Any]]]) -> Response:
+def _receipt_response(found: Sequence[tuple[int | None, dict[str, Any]]],
+                      receipts: Sequence[Any] = ()) -> Response:
     """The success of a committed write whose own answer failed: `found` is (position,
-    payload) per event it wrote."""
+    payload) per event it wrote; `receipts` those its saves reported, where known."""
     item = _item(p for _, p in found)
     positions = [pos for pos, p in found if item and item in p.values()] or [pos for pos, _ in found]
     position = positions[0] if positions else None
     if _is_api():
-        response = jsonify({"id": item, "status": "recorded", "position": position})
+        receipt = next((r.as_dict() for r in receipts if r.position == position), None)
+        response = jsonify({"id": item, "status": "recorded", "position": position,
+                            "receipt": receipt})
         response.status_code = _documented_success()
         return response
     args = request.view_args or {}
@@ -647,26 +638,24 @@ def _receipt_response(found: Sequence[tuple[int | None, dict[str, Any]]]) -> Res
 
 
 def _committed_events(w: Watch) -> list[tuple[int | None, dict[str, Any]]]:
-    """(position, payload) per event the request committed; positions read from the log
-    when it answers, else SQLite's row id (the position there), else None."""
-    sqlite = False
+    """(position, payload) per event the request committed; the payloads read from the log
+    when it answers, else the positions of the save's receipts (None when unknown)."""
     try:
         from web.ledger_access import get_pmo
 
         pmo = get_pmo()
-        sqlite = pmo.backend.sqlite_path is not None
         found = Claims(pmo).in_log([(o, v, None) for o, v, _, _ in w.committed])
         if len(found) == len(w.committed):
             return [(pos, {**payload, **w.committed[i][3]}) for i, (pos, payload) in enumerate(found)]
     except Exception:  # noqa: BLE001 - the database may be what failed
         pass
-    return [(nid if sqlite else None, payload) for _, _, nid, payload in w.committed]
+    return [(position, payload) for _, _, position, payload in w.committed]
 
 
 def _as_success(response: Response, w: Watch) -> Response:
     """Turn an error answer of a committed write into its success, in place (the headers
     other hooks added stay)."""
-    success = _receipt_response(_committed_events(w))
+    success = _receipt_response(_committed_events(w), w.receipts)
     current_app.logger.warning("%s %s failed after its commit (%s): answered %s with the receipt",
                                request.method, request.path, response.status_code,
                                success.status_code)

@@ -807,13 +807,26 @@ class ErrorSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
 
 
+class ReceiptSchema(Schema):
+    """What the log gave back for the event that recorded a write (ledger/receipts.py)."""
+
+    position = fields.Integer(required=True)
+    originator_id = fields.String(required=True)
+    originator_version = fields.Integer(required=True)
+    topic = fields.String(required=True)
+    leaf_hash = fields.String(required=True, metadata={"description": "RFC 9162 leaf hash, hex"})
+    chain_hash = fields.String(required=True, metadata={"description": "the chain head after it, hex"})
+    recorded_at = fields.String(required=True, metadata={"description": "UTC, ISO 8601"})
+
+
 class SubmittedSchema(Schema):
-    """What a command returns: the item's id, its status, and the log position of the
-    event that recorded it."""
+    """What a command returns: the item's id, its status, and the log position and
+    receipt of the event that recorded it."""
 
     id = fields.String(required=True)
     status = fields.String(required=True)
     position = fields.Integer(allow_none=True, required=True)
+    receipt = fields.Nested(ReceiptSchema, allow_none=True, required=True)
 
 
 class VarianceSchema(Schema):

@@ -40,7 +40,6 @@ from flask import Flask, current_app, session
 
 from domain.services import CREDENTIALS_TABLE
 from web.ledger_access import get_pmo
-from web.side_tables import create_side_table
 
 TABLE = "pmo_web_sessions"
 IDLE_SECONDS = 2 * 3600
@@ -59,13 +58,13 @@ def _digest(text: str) -> str:
 
 
 class SessionStore:
-    """The session rows of one ledger database (`recorder.execute/fetch`)."""
+    """The session rows of one ledger database (the side-table adapter, ledger/sidestore.py)."""
 
     def __init__(self, pmo: Any, *, idle: float = IDLE_SECONDS,
                  absolute: float = ABSOLUTE_SECONDS) -> None:
         self.pmo = pmo
-        self.recorder = pmo.recorder
-        self.table = f"{getattr(self.recorder, 'schema_prefix', '')}{TABLE}"
+        self.store = pmo.side_store
+        self.table = self.store.table(TABLE)
         self.idle = idle
         self.absolute = absolute
 
@@ -75,7 +74,7 @@ class SessionStore:
 
     def ensure_table(self) -> None:
         """Create the table and its index (idempotent; safe when workers race)."""
-        create_side_table(self.recorder, [
+        self.store.create([
             f"CREATE TABLE IF NOT EXISTS {self.table} (sid_hash TEXT PRIMARY KEY, "
             "username TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, "
             "seen_at DOUBLE PRECISION NOT NULL, stamp TEXT NOT NULL)",
@@ -84,24 +83,24 @@ class SessionStore:
         ])
 
     def _stamp(self, username: str) -> str:
-        rows = self.recorder.fetch(
+        rows = self.store.fetch(
             f"SELECT password_hash FROM {self.credentials} WHERE username = ?", (username,))
         return _digest(rows[0][0]) if rows else ""
 
     def open(self, username: str) -> str:
         """A new session of `username`: its id (to give to the browser, never stored)."""
         now = _now()
-        self.recorder.execute(f"DELETE FROM {self.table} WHERE seen_at < ? OR created_at < ?",
+        self.store.execute(f"DELETE FROM {self.table} WHERE seen_at < ? OR created_at < ?",
                               (now - self.idle, now - self.absolute))
         sid = secrets.token_urlsafe(32)
-        self.recorder.execute(
+        self.store.execute(
             f"INSERT INTO {self.table} (sid_hash, username, created_at, seen_at, stamp) "
             "VALUES (?, ?, ?, ?, ?)", (_digest(sid), username, now, now, self._stamp(username)))
         return sid
 
     def alive(self, sid: str) -> str | None:
         """The username of a live session (its last use noted), else None (and it ends)."""
-        rows = self.recorder.fetch(
+        rows = self.store.fetch(
             f"SELECT s.username, s.created_at, s.seen_at, s.stamp, c.password_hash "
             f"FROM {self.table} s LEFT JOIN {self.credentials} c ON c.username = s.username "
             "WHERE s.sid_hash = ?", (_digest(sid),))
@@ -114,19 +113,19 @@ class SessionStore:
             self.end(sid)
             return None
         if now - seen_at > TOUCH_SECONDS:
-            self.recorder.execute(f"UPDATE {self.table} SET seen_at = ? WHERE sid_hash = ?",
+            self.store.execute(f"UPDATE {self.table} SET seen_at = ? WHERE sid_hash = ?",
                                   (now, _digest(sid)))
         return str(username)
 
     def end(self, sid: str) -> None:
-        self.recorder.execute(f"DELETE FROM {self.table} WHERE sid_hash = ?", (_digest(sid),))
+        self.store.execute(f"DELETE FROM {self.table} WHERE sid_hash = ?", (_digest(sid),))
 
     def end_all(self, username: str) -> None:
-        self.recorder.execute(f"DELETE FROM {self.table} WHERE username = ?", (username,))
+        self.store.execute(f"DELETE FROM {self.table} WHERE username = ?", (username,))
 
     def count(self, username: str) -> int:
         """Sessions of `username` still in the table (live or not yet cleared)."""
-        rows = self.recorder.fetch(f"SELECT COUNT(*) FROM {self.table} WHERE username = ?",
+        rows = self.store.fetch(f"SELECT COUNT(*) FROM {self.table} WHERE username = ?",
                                    (username,))
         return int(rows[0][0])
 

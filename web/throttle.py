@@ -98,26 +98,20 @@ class Refused(TooManyAttempts):
 
 
 class LoginThrottle:
-    """Failed sign-ins in the ledger database's side table (`recorder.execute/fetch`)."""
+    """Failed sign-ins in the ledger database's side table (the side-table adapter, ledger/sidestore.py)."""
 
     def __init__(self, pmo: Any, limits: Limits) -> None:
-        self.recorder = pmo.recorder
-        self.table = f"{getattr(self.recorder, 'schema_prefix', '')}{TABLE}"
+        self.store = pmo.side_store
+        self.table = self.store.table(TABLE)
         self.limits = limits
 
     def ensure_table(self) -> None:
         """Create the table and its index (idempotent; safe when workers race)."""
-        for attempt in range(3):
-            try:
-                self.recorder.execute(f"CREATE TABLE IF NOT EXISTS {self.table} "
-                                      "(subject TEXT NOT NULL, failed_at DOUBLE PRECISION NOT NULL)")
-                self.recorder.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_subject "
-                                      f"ON {self.table} (subject, failed_at)")
-                return
-            except PersistenceError:
-                # Two PostgreSQL sessions creating it at once: one loses on the catalogue.
-                if attempt == 2:
-                    raise
+        self.store.create([
+            f"CREATE TABLE IF NOT EXISTS {self.table} "
+            "(subject TEXT NOT NULL, failed_at DOUBLE PRECISION NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {TABLE}_subject ON {self.table} (subject, failed_at)",
+        ])
 
     @staticmethod
     def subjects(username: str, address: str) -> tuple[str, str]:
@@ -134,7 +128,7 @@ class LoginThrottle:
         now = _now() if now is None else now
         limits = self.limits
         pair, addr = self.subjects(username, address)
-        rows = self.recorder.fetch(
+        rows = self.store.fetch(
             f"SELECT subject, failed_at FROM {self.table} "
             "WHERE (subject = ? AND failed_at > ?) OR (subject = ? AND failed_at > ?)",
             (pair, now - limits.memory, addr, now - limits.address_window))
@@ -156,15 +150,15 @@ class LoginThrottle:
     def failed(self, username: str, address: str, now: float | None = None) -> None:
         now = _now() if now is None else now
         for subject in self.subjects(username, address):
-            self.recorder.execute(f"INSERT INTO {self.table} (subject, failed_at) VALUES (?, ?)",
+            self.store.execute(f"INSERT INTO {self.table} (subject, failed_at) VALUES (?, ?)",
                                   (subject, now))
-        self.recorder.execute(
+        self.store.execute(
             f"DELETE FROM {self.table} WHERE failed_at <= ? OR (subject LIKE ? AND failed_at <= ?)",
             (now - self.limits.memory, "addr:%", now - self.limits.address_window))
 
     def succeeded(self, username: str, address: str) -> None:
         pair, _ = self.subjects(username, address)
-        self.recorder.execute(f"DELETE FROM {self.table} WHERE subject = ?", (pair,))
+        self.store.execute(f"DELETE FROM {self.table} WHERE subject = ?", (pair,))
 
 
 def _grouped(address: str) -> str:

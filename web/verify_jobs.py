@@ -37,7 +37,6 @@ from typing import Any
 from flask import Flask
 
 from web.ledger_access import get_pmo
-from web.side_tables import create_side_table
 
 log = logging.getLogger(__name__)
 
@@ -111,16 +110,16 @@ class TooSoon(Exception):
 
 
 class RunStore:
-    """Verification runs in the ledger database's side table (`recorder.execute/fetch`)."""
+    """Verification runs in the ledger database's side table (the side-table adapter, ledger/sidestore.py)."""
 
     def __init__(self, pmo: Any) -> None:
-        self.recorder = pmo.recorder
-        self.table = f"{getattr(self.recorder, 'schema_prefix', '')}{TABLE}"
+        self.store = pmo.side_store
+        self.table = self.store.table(TABLE)
 
     def ensure_table(self) -> None:
         """Create the table and its index (idempotent; safe when workers race)."""
         # The one run in progress holds slot 'running'; finished runs hold NULL.
-        create_side_table(self.recorder, [
+        self.store.create([
             f"CREATE TABLE IF NOT EXISTS {self.table} (id TEXT PRIMARY KEY, "
             "started_by TEXT NOT NULL, starter TEXT NOT NULL, size BIGINT NOT NULL, "
             "head TEXT NOT NULL, started DOUBLE PRECISION NOT NULL, "
@@ -133,30 +132,30 @@ class RunStore:
         """Insert `run` holding the slot of the run in progress; False (and nothing
         inserted) when another run holds it."""
         now = _now()
-        self.recorder.execute(f"DELETE FROM {self.table} WHERE finished = 1 AND updated < ?",
+        self.store.execute(f"DELETE FROM {self.table} WHERE finished = 1 AND updated < ?",
                               (now - KEEP_SECONDS,))
-        self.recorder.execute(  # a holder that died frees the slot
+        self.store.execute(  # a holder that died frees the slot
             f"UPDATE {self.table} SET slot = NULL, finished = 1, error = ? "
             "WHERE slot = ? AND updated < ?", (_STOPPED, RUNNING, now - STALE_SECONDS))
-        self.recorder.execute(
+        self.store.execute(
             f"INSERT INTO {self.table} ({COLUMNS}, slot) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT DO NOTHING",
             (run.id, run.started_by, run.starter, run.size, run.head, run.started, run.updated,
              run.done, run.total, 0, None, None, RUNNING))
-        return bool(self.recorder.fetch(
+        return bool(self.store.fetch(
             f"SELECT 1 FROM {self.table} WHERE id = ? AND slot = ?", (run.id, RUNNING)))
 
     def save(self, run: Run) -> None:
         run.updated = _now()
         report = None if run.report is None else json.dumps(run.report, default=str)
-        self.recorder.execute(
+        self.store.execute(
             f"UPDATE {self.table} SET updated = ?, done = ?, total = ?, finished = ?, report = ?, "
             "error = ?, size = ?, head = ?, slot = ? WHERE id = ?",
             (run.updated, run.done, run.total, int(run.finished), report, run.error, run.size,
              run.head, None if run.finished else RUNNING, run.id))
 
     def touch(self, run_id: str) -> None:
-        self.recorder.execute(f"UPDATE {self.table} SET updated = ? WHERE id = ? AND finished = 0",
+        self.store.execute(f"UPDATE {self.table} SET updated = ? WHERE id = ? AND finished = 0",
                               (_now(), run_id))
 
     def get(self, run_id: str, now: float | None = None) -> Run | None:
@@ -173,12 +172,12 @@ class RunStore:
                          (size, head), now)
 
     def last_started(self, starter: str) -> float | None:
-        rows = self.recorder.fetch(f"SELECT MAX(started) FROM {self.table} WHERE starter = ?",
+        rows = self.store.fetch(f"SELECT MAX(started) FROM {self.table} WHERE starter = ?",
                                    (starter,))
         return None if not rows or rows[0][0] is None else float(rows[0][0])
 
     def _one(self, where: str, params: tuple[Any, ...], now: float | None) -> Run | None:
-        rows = self.recorder.fetch(f"SELECT {COLUMNS} FROM {self.table} {where} LIMIT 1", params)
+        rows = self.store.fetch(f"SELECT {COLUMNS} FROM {self.table} {where} LIMIT 1", params)
         if not rows:
             return None
         (rid, by, starter, size, head, started, updated, done, total, finished, report,

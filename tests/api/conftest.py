@@ -125,6 +125,11 @@ class ApiClient:
 
         return get_pmo(self.app).size()
 
+    def log_row(self, position: int) -> Any:
+        from web.ledger_access import get_pmo
+
+        return get_pmo(self.app).read_log(position, position)[0]
+
 
 def _make_app(config: dict[str, Any]) -> Flask:
     """The real app (create_app); PMO_API_BARE=1 builds the API alone (while debugging it)."""

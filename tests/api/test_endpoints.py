@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ledger.hashing import leaf_hash, record_hash
 from tests.api.conftest import PASSWORD, ApiClient, refused
 from tests.api.verifying import verification
 
@@ -20,8 +21,16 @@ INVOICE = {"line": "HW-01", "amount": "1250.00", "vendor": "Acme", "invoice_numb
 def submitted(api: ApiClient, response, status: int = 201) -> dict:
     body = response.get_json()
     assert response.status_code == status, (response.status_code, body)
-    assert set(body) == {"id", "status", "position"}, body
+    assert set(body) == {"id", "status", "position", "receipt"}, body
     assert isinstance(body["position"], int) and 0 < body["position"] <= api.size()
+    # The receipt is the save's own report of that position: the log holds what it says.
+    receipt = body["receipt"]
+    assert receipt["position"] == body["position"]
+    row = api.log_row(body["position"])
+    assert (receipt["chain_hash"], receipt["originator_id"], receipt["originator_version"]) == (
+        row.chain_hash.hex(), row.originator_id, row.originator_version)
+    assert receipt["leaf_hash"] == leaf_hash(record_hash(row.originator_id, row.originator_version,
+                                                         row.topic, row.state), row.signature).hex()
     return body
 
 
@@ -54,7 +63,7 @@ def test_tokens_are_refused_for_a_wrong_password_and_requests_without_one(api: A
 
 def test_charter_then_baseline_then_progress(api: ApiClient) -> None:
     body = submitted(api, api.post("projects", "pm", CHARTER))
-    assert body == {"id": NEW, "status": "chartered", "position": api.size()}
+    assert {k: body[k] for k in ("id", "status", "position")} == {"id": NEW, "status": "chartered", "position": api.size()}
     api.code = NEW
     line = submitted(api, api.post(api.project("/budget-lines"), "pm",
                                    {"line": "HW-01", "category": "hardware", "amount": "9000.00"}))
@@ -191,7 +200,7 @@ def test_commitments(api: ApiClient) -> None:
     body = submitted(api, api.post(api.project("/commitments"), "pm",
                                    {"po_number": "PO-9", "vendor": "Acme", "line": "LB-01",
                                     "amount": "500.00"}))
-    assert body == {"id": "PO-9", "status": "pending", "position": api.size()}
+    assert {k: body[k] for k in ("id", "status", "position")} == {"id": "PO-9", "status": "pending", "position": api.size()}
     assert submitted(api, api.post(api.project("/commitments/PO-9/approve"), "fiscal"), 200)["status"] == "open"
     assert submitted(api, api.post(api.project("/commitments/PO-9/close"), "pm",
                                    {"reason": "delivered"}), 200)["status"] == "closed"
@@ -266,7 +275,7 @@ def test_gates_review_signoff_and_order(api: ApiClient) -> None:
     assert met["id"] == "G0"
     review = submitted(api, api.post(api.project("/gates/G1/reviews"), "pm",
                                      {"artifacts": [{"name": "plan.pdf", "sha256": "0" * 64}]}))
-    assert review == {"id": "G1", "status": "in-review", "position": api.size()}
+    assert {k: review[k] for k in ("id", "status", "position")} == {"id": "G1", "status": "in-review", "position": api.size()}
 
 
 # Risks, issues, status reports ------------------------------------------------------------------

@@ -3,7 +3,6 @@ and the log position of the event a command recorded."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
@@ -17,7 +16,7 @@ from domain.errors import NotAuthorisedError
 from domain.project import project_id
 from domain.services import Actor, PMOApplication
 from web.errors import Unauthorised
-from web.idempotency import Claims, committed_event
+from web.idempotency import committed_receipt
 from web.ledger_access import get_aggregates, get_pmo, passphrase
 
 # Who may read what. Projects: anyone holding a role (globally or on that project).
@@ -133,31 +132,9 @@ def ratio(value: Decimal | None) -> float | None:
 # Where a command's event sits in the log -------------------------------------------------------
 
 
-def event_position(code: str, match: dict[str, Any] | None = None,
-                   topics: Iterable[str] = (), scan: int = 50) -> int | None:
-    """The chain position of project `code`'s newest event whose payload holds every
-    `match` item (and whose topic ends with one of `topics`, when given): the one this
-    request committed (web/idempotency.py watches its saves), read by its id and version,
-    so a concurrent write to the same item cannot be taken for it; else found by scanning
-    the project's newest events."""
-    app = pmo()
-    topics = tuple(topics)
-    mine = committed_event(project_id(code), match, topics)
-    if mine is not None:
-        found = Claims(app).in_log([mine])
-        if found:
-            return found[0][0]
-    rows = app.newest_of(project_id(code), scan)
-    suffixes = tuple(topics)
-    for position, topic, state in rows:
-        if suffixes and not str(topic).endswith(suffixes):
-            continue
-        if match:
-            try:
-                payload = json.loads(state)
-            except (TypeError, ValueError):
-                continue
-            if any(payload.get(k) != v for k, v in match.items()):
-                continue
-        return int(position)
-    return None
+def event_receipt(code: str, match: dict[str, Any] | None = None, topics: Iterable[str] = ()) -> Any:
+    """The receipt of project `code`'s newest event this request appended whose payload
+    holds every `match` item (and whose topic ends with one of `topics`, when given): what
+    the save itself reported (web/idempotency.py watches the request's appends), so a
+    concurrent write cannot be taken for it. None when the request appended none."""
+    return committed_receipt(project_id(code), match, tuple(topics))

@@ -18,7 +18,7 @@ from domain.project import Project
 from web import schemas as s
 from web.api.common import (
     current_actor,
-    event_position,
+    event_receipt,
     jsonable,
     pmo,
     ratio,
@@ -56,7 +56,9 @@ def _errors(*statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]
 
 def submitted(code: str, item: str, status: str, match: dict[str, Any],
               topics: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"id": item, "status": status, "position": event_position(code, match, topics)}
+    receipt = event_receipt(code, match, topics)
+    return {"id": item, "status": status, "position": receipt.position if receipt else None,
+            "receipt": receipt.as_dict() if receipt else None}
 
 
 def project_view(p: Project, as_of: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from web.forms import (
     sha256_of_upload,
     widgets,
 )
+from web.idempotency import recorded_at
 from web.ledger_access import get_pmo, get_read_models
 from web.pages import status_of
 from web.pages.common import acting
@@ -109,7 +110,7 @@ def _run(spec: FormSpec, code: str | None, *, title: str, extra: dict[str, Any] 
         try:
             data = load(schema, extra=extra)
             result = act(get_pmo(), acting(), data)
-            flash(done.format(result=result, **data), "ok")
+            flash(done.format(result=result, **data) + recorded_at(), "ok")
             return redirect(redirect_to(data, result))
         except FormErrors as e:
             values, errors, status = e.values, e.errors, 422

@@ -19,6 +19,7 @@ from domain.money import ZERO
 from web import schemas as s
 from web.auth import current_user, login_required, require_queue_role
 from web.forms import FormErrors, load
+from web.idempotency import appended_receipts
 from web.ledger_access import get_aggregates, get_pmo, get_read_models
 from web.pages import status_of
 from web.pages.common import acting
@@ -137,9 +138,8 @@ def decide(role: str, kind: str, code: str, item: str, decision: str) -> Any:
         values = {k: request.form.get(k, "") for k in schema.fields}
         return _page(role, failed=key, values=values, errors={"_schema": [e.message]},
                      status=status_of(e))
-    user = current_user()
-    mine = log_rows(get_read_models(), project=code, actor=user.username, limit=1)  # type: ignore[union-attr]
-    return redirect(url_for("queues.receipt", role=role, position=mine[0].position))
+    # The decision's own receipt, as its save reported it (not looked up afterwards).
+    return redirect(url_for("queues.receipt", role=role, position=appended_receipts()[-1].position))
 
 
 @bp.get("/queues/<role>/receipt/<int:position>")
