@@ -20,7 +20,6 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import OperationalError, PersistenceError, Transcoder
 
-from ledger import collecting
 from ledger.backend import Backend, parse_url
 from ledger.canonical import canonical_transcoder
 from ledger.errors import (
@@ -36,24 +35,15 @@ from ledger.keys import PASSPHRASE_ENV, Signer
 from ledger.keystore import KeyStore
 from ledger.reading import LogReading
 from ledger.receipts import Receipt
-from ledger.recorders import SealedSnapshots
+from ledger.recorders.sealed import SealedSnapshots
 from ledger.rows import ChainRow
 from ledger.sidestore import SideStore
 
-
-class _RingMoved(Exception):
-    """The key ring has a newer version than the one cached: reload it, record again."""
-
-    def __init__(self, version: int) -> None:
-        super().__init__(version)
-        self.version = version
-
-
 # The library's persistence modules, and the ledger's factories over them: the same
-# recorders, with a sealed snapshot store (ledger/recorders.py, SealedSnapshots).
+# recorders, with a sealed snapshot store (ledger/recorders/sealed.py, SealedSnapshots).
 _FACTORIES = {
-    "eventsourcing.sqlite": "ledger.recorders:LedgerSQLiteFactory",
-    "eventsourcing.postgres": "ledger.recorders:LedgerPostgresFactory",
+    "eventsourcing.sqlite": "ledger.recorders.factories:LedgerSQLiteFactory",
+    "eventsourcing.postgres": "ledger.recorders.factories:LedgerPostgresFactory",
 }
 _log = logging.getLogger(__name__)
 
@@ -203,12 +193,12 @@ class LedgerApplication(LogReading, Application):
         key_check = partial(self._check_in_transaction, signer, objs, actors)
         observer = self.append_observer() if self.append_observer is not None else None
         if observer is None:
-            # The library's save, less its per-object runtime Protocol checks (collecting.py).
-            return collecting.save(self, objs, {**kwargs, "signer": signer, "key_check": key_check})
+            # The library's save: its keyword arguments reach the recorder's insert.
+            return super().save(*objs, signer=signer, key_check=key_check, **kwargs)
         events = [e for o in objs if isinstance(o, Aggregate) for e in o.pending_events]
         observer.before_append(events, self.mapper)  # raising here, nothing is written
         receipts = kwargs.setdefault("receipts", [])
-        recordings = collecting.save(self, objs, {**kwargs, "signer": signer, "key_check": key_check})
+        recordings = super().save(*objs, signer=signer, key_check=key_check, **kwargs)
         observer.after_append(events, receipts)
         return recordings
 
@@ -253,17 +243,14 @@ class LedgerApplication(LogReading, Application):
 
     def _check_in_transaction(self, signer: Signer, objs: tuple[Any, ...], actors: frozenset,
                               version: int | None) -> None:
-        if version is not None and (self._ring_cache is None or self._ring_cache[0] != version):
-            raise _RingMoved(version)  # rolled back; `_record` reloads the ring, records again
+        # Called by the recorder inside the write transaction, with the key ring's version
+        # read under the write lock. Where the ring moved since it was cached (another
+        # process registered or revoked a key), the ring at that version is loaded now:
+        # through another pooled connection, which sees it, since it is committed (SQLite
+        # WAL readers and PostgreSQL's READ COMMITTED both see committed rows while the
+        # write lock is held), and no later version can be committed before this save.
+        self._load_ring(version)
         self._check_key(signer, objs, version, actors)
-
-    def _record(self, processing_event: Any) -> Any:
-        for _ in range(10):
-            try:
-                return super()._record(processing_event)
-            except _RingMoved as moved:
-                self._load_ring(moved.version)
-        raise LedgerError("the key ring kept changing while saving; try again")
 
     # The log as the ledger sees it ------------------------------------------------------
 

@@ -63,7 +63,7 @@ def _sqlite(url: str, path: str) -> Backend:
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": file,
         "SQLITE_LOCK_TIMEOUT": "30",
-        "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SignedSQLiteApplicationRecorder",
+        "APPLICATION_RECORDER_TOPIC": "ledger.recorders.sqlite:SignedSQLiteApplicationRecorder",
     }
     return Backend(url, "sqlite", env)
 
@@ -92,7 +92,7 @@ def _postgres(url: str, parts) -> Backend:  # noqa: ANN001
         "POSTGRES_POOL_SIZE": "2",
         "POSTGRES_MAX_OVERFLOW": "8",
         "POSTGRES_LOCK_TIMEOUT": "30",
-        "APPLICATION_RECORDER_TOPIC": "ledger.recorders:SignedPostgresApplicationRecorder",
+        "APPLICATION_RECORDER_TOPIC": "ledger.recorders.postgres:SignedPostgresApplicationRecorder",
     }
     return Backend(url, "postgresql", env)
 

@@ -116,7 +116,7 @@ def _sqlite_log_rows(rows: list[tuple]) -> list[LogRow]:
     (as the ledger's ChainRows have them; stored as hex on SQLite), worked out once per
     id; the position is the notification id, and the chain's and the event's identity are
     the row's own. Column by column, so that no Python code runs per row."""
-    from ledger.recorders import canonical_ids
+    from ledger.recorders.chain import canonical_ids
 
     if not rows:
         return []

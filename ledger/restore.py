@@ -41,7 +41,8 @@ from eventsourcing.persistence import PersistenceError
 from ledger import checkpoint as notes
 from ledger.application import LedgerApplication, _construct, open_ledger
 from ledger.backend import Backend, parse_url
-from ledger.bundle import BundleReport, BundleSource, verify_bundle
+from ledger.bundle.check import BundleReport, verify_bundle
+from ledger.bundle.source import BundleSource
 from ledger.errors import BackendUnavailableError, LedgerError, NotInitialisedError
 from ledger.verify import DatabaseSource, Fault, verify_log
 

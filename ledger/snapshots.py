@@ -3,7 +3,7 @@
 A snapshot is derived data: the state of one aggregate at one version, stored by the
 `eventsourcing` library so that loading need not fold every event. Anyone who can write
 the database could change one, so each is sealed when it is written, in the same
-transaction (ledger/recorders.py), by the ledger's root key:
+transaction (ledger/recorders/sealed.py), by the ledger's root key:
 
     state_sha256 = SHA-256(topic || 0x0A || state)          the stored snapshot row's bytes
     message      = "pmo-ledger snapshot seal v1" || 0x00

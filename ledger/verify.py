@@ -414,7 +414,7 @@ def open_source(spec: Any) -> LogSource:
 
         return DatabaseSource(open_ledger(arg))
     if kind == "bundle":
-        from ledger.bundle import BundleSource
+        from ledger.bundle.source import BundleSource
 
         return BundleSource(arg)
     raise ValueError(f"unknown source {kind}")
@@ -434,7 +434,7 @@ class DatabaseSource:
         return self.app.read_chain(1, self.size(), KEY_TOPICS)
 
     def unchained(self) -> list[UnchainedRow]:
-        from ledger.recorders import unchained_rows
+        from ledger.recorders.chain import unchained_rows
 
         return unchained_rows(self.app.recorder)
 

@@ -20,16 +20,13 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-import ledger.bundle as bundle_mod
+import ledger.bundle.export as bundle_export
 from ledger import verify as verify_mod
 from ledger.application import LedgerApplication, init_ledger
-from ledger.bundle import (
-    MEMBERS,
-    BundleSource,
-    export_bundle,
-    latest_checkpoint,
-    verify_bundle,
-)
+from ledger.bundle.check import verify_bundle
+from ledger.bundle.export import export_bundle, latest_checkpoint
+from ledger.bundle.format import MEMBERS
+from ledger.bundle.source import BundleSource
 from ledger.errors import BundleFormatError, LedgerError
 from ledger.keys import PASSPHRASE_ENV, Signer
 from ledger.testvectors import HERE as VECTORS_DIR
@@ -282,7 +279,7 @@ def test_nothing_is_written_when_export_fails(log, tmp_path, monkeypatch):
         f.write(b"PK partial")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(bundle_mod, "write_bundle", failing_write)
+    monkeypatch.setattr(bundle_export, "write_bundle", failing_write)
     with pytest.raises(LedgerError, match="No space left on device"):
         export_bundle(app, out / "e.zip", root_signer=root)
     assert list(out.iterdir()) == []  # no bundle, no temporary file

@@ -21,7 +21,8 @@ import pytest
 from domain.services import PMOApplication
 from ledger.application import init_ledger, ledger_size, open_ledger
 from ledger.backend import parse_url
-from ledger.bundle import BundleSource, export_bundle
+from ledger.bundle.export import export_bundle
+from ledger.bundle.source import BundleSource
 from ledger.errors import LedgerError
 from ledger.restore import ImportRefusedError, import_bundle
 from tests.conftest import PG_HOST, PG_PORT, pg_admin, require_postgres

@@ -1,4 +1,4 @@
-"""Chain rows as the recorders read them: `_to_chain_rows` converts whole columns at once,
+"""Chain rows as the recorders read them: `to_chain_rows` converts whole columns at once,
 and must give what converting row by row gives, for clean and for tampered rows."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from ledger.recorders import _to_chain_rows, canonical_id
+from ledger.recorders.chain import canonical_id, to_chain_rows
 from ledger.rows import ChainRow, column_as
 
 
@@ -54,7 +54,7 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_whole_columns_read_as_each_row_alone(case: str) -> None:
     rows = CASES[case]
-    got = _to_chain_rows(rows)
+    got = to_chain_rows(rows)
     want = one_by_one(rows)
     assert got == want
     for g, w in zip(got, want, strict=True):
@@ -63,14 +63,14 @@ def test_whole_columns_read_as_each_row_alone(case: str) -> None:
 
 
 def test_the_canonical_text_of_a_hex_id_is_the_uuid() -> None:
-    got = _to_chain_rows(CASES["sqlite"])
+    got = to_chain_rows(CASES["sqlite"])
     assert [r.originator_id for r in got] == [str(A), str(B), str(A)]
     assert [r.event_originator_id for r in got] == [str(A), str(B), str(A)]
     assert UUID(got[0].originator_id) == A
 
 
 def test_no_rows() -> None:
-    assert _to_chain_rows([]) == []
+    assert to_chain_rows([]) == []
 
 
 def test_columns_are_converted_only_where_needed_and_none_kept_where_asked() -> None:

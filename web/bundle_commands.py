@@ -34,7 +34,7 @@ def export_command(file: Path, db_url: str | None, force: bool) -> None:
     failure.
     """
     from ledger.application import open_ledger
-    from ledger.bundle import export_bundle, latest_checkpoint
+    from ledger.bundle.export import export_bundle, latest_checkpoint
     from ledger.keys import configured_passphrase
 
     if file.is_dir():
@@ -74,7 +74,7 @@ def verify_bundle_command(file: Path, root_key: str | None, workers: int | None,
 
     Exit status: 0 clean, 1 faults found, 2 not a readable, complete bundle.
     """
-    from ledger.bundle import verify_bundle
+    from ledger.bundle.check import verify_bundle
 
     try:
         report = verify_bundle(file, root_key, Progress("verifying", quiet=as_json), workers=workers)

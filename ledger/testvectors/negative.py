@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger import checkpoint as notes
 from ledger import merkle
-from ledger.bundle import MANIFEST, write_bundle
+from ledger.bundle.export import write_bundle
+from ledger.bundle.format import MANIFEST
 from ledger.canonical import canonical_transcoder
 from ledger.hashing import GENESIS_HASH, chain_hash, leaf_hash, record_hash
 from ledger.keyring import REGISTERED_TOPIC

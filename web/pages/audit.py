@@ -26,7 +26,7 @@ from flask import (
 from domain.errors import DomainError
 from domain.policy import GATE_NAMES, GATES
 from domain.readmodels.store import instant_text
-from ledger.bundle import export_bundle
+from ledger.bundle.export import export_bundle
 from ledger.errors import LedgerError
 from web.auth import current_user, requires
 from web.ledger_access import get_pmo, get_read_models
