@@ -10,7 +10,13 @@ from typing import Any
 
 from domain.errors import ValidationError
 
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
+# The patterns the domain checks and the web's schemas (and OpenAPI document) declare:
+# written once, here.
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$"  # an item code: HW-01, M-03, PO-7
+PROJECT_CODE_PATTERN = r"^[A-Z][A-Z0-9]{0,9}(-[A-Z0-9]{1,10}){1,4}$"  # IT-2026-014
+CURRENCY_PATTERN = r"^[A-Z]{3}$"  # ISO 4217
+
+_CODE = re.compile(CODE_PATTERN)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 

@@ -6,8 +6,9 @@ cookie holds only a server-side session id (web/sessions.py): signing out ends e
 of the person, and sessions expire. Every request checks its session and reloads the person
 from the directory, so a revoked role or a deactivated person loses access at once.
 
-`AREAS` is the one table of who may open what; templates ask `may(area)` to show or hide
-links and forms, and `@requires(area)` refuses the request server-side (403).
+`AREAS` (domain/commands.py, beside the command table it follows) says who may open what;
+templates ask `may(area)` to show or hide links and forms, and `@requires(area)` refuses
+the request server-side (403).
 """
 
 from __future__ import annotations
@@ -21,28 +22,13 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
+from domain.commands import ALL_ROLES, AREAS, QUEUE_ROLES
 from domain.errors import DomainError
-from domain.services import CREDENTIALS_TABLE
 from web.errors import TooManyAttempts
 from web.ledger_access import get_aggregates, get_pmo
 from web.sessions import sessions
 
-ALL_ROLES = ("pm", "fiscal", "sponsor", "pmo", "auditor", "admin")
-
-# area -> the roles that may open its pages (any one of them is enough).
-AREAS: dict[str, tuple[str, ...]] = {
-    "view": ALL_ROLES,  # portfolio and project pages: reading
-    "pm": ("pm",),  # the project manager's forms
-    "queue:fiscal": ("fiscal",),
-    "queue:sponsor": ("sponsor",),
-    "queue:pmo": ("pmo",),
-    "audit": ("auditor",),  # the auditor's console
-    "reports": ("pm", "fiscal", "sponsor", "pmo", "auditor"),
-    "accept": ("sponsor",),  # milestone acceptance (UAT sign-off)
-    "gate-conditions": ("pmo", "sponsor"),  # recording a gate's conditions as met
-    "admin": ("admin",),  # people, roles and signing keys
-}
-QUEUE_ROLES = ("fiscal", "sponsor", "pmo")
+__all__ = ["ALL_ROLES", "AREAS", "QUEUE_ROLES", "User", "current_user", "may", "requires"]
 
 bp = Blueprint("auth", __name__)
 
@@ -128,9 +114,7 @@ def check_password(pmo: Any, username: str, password: str) -> bool:
     the answer's timing does not tell which usernames exist."""
     from werkzeug.security import check_password_hash
 
-    known = pmo.recorder.fetch(
-        f"SELECT 1 FROM {pmo._table(CREDENTIALS_TABLE)} WHERE username = ?", (username,))
-    if not known:
+    if not pmo.credentials.has_password(username):
         check_password_hash(_dummy_hash(pmo.password_method), password)
         return False
     try:

@@ -55,8 +55,8 @@ __all__ = [
     "TransferSchema", "VarianceQuerySchema", "form_data",
 ]
 
-CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$"
-PROJECT_CODE_PATTERN = r"^[A-Z][A-Z0-9]{0,9}(-[A-Z0-9]{1,10}){1,4}$"
+CODE_PATTERN = domain_validate.CODE_PATTERN
+PROJECT_CODE_PATTERN = domain_validate.PROJECT_CODE_PATTERN
 SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
 
 # The documented patterns say exactly what the app takes (schemathesis checks both ways:
@@ -400,7 +400,7 @@ class CharterSchema(CommandSchema):
         "description": "true for capital funding, false for operating"})
     objectives = Lines(required=True, validate=validate.Length(min=1, max=MAX_ITEMS))
     scope_statement = Text(required=True, limit=4000)
-    currency = fields.String(load_default="USD", validate=validate.Regexp(r"^[A-Z]{3}$"))
+    currency = fields.String(load_default="USD", validate=validate.Regexp(domain_validate.CURRENCY_PATTERN))
 
     @validates_schema
     def _dates(self, data: dict[str, Any], **kwargs: Any) -> None:

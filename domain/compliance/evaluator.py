@@ -41,6 +41,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from domain.commands import WRITERS, is_approval, is_consequence
 from domain.compliance.model import LEDGER_PREFIX, Finding, severity
 from domain.compliance.tracking import (
     Approval,
@@ -64,26 +65,14 @@ from domain.project import Project
 ROOT_ACTOR_ID = "ledger-root"
 
 PM = ("pm",)
-# The roles a project act needs, as the services check them. Acts whose event records the
-# role it was done in (`role`) need that role; a change-request rejection needs the change
-# approver role of the policy then in force; GatePassed and Closed are consequences of the
-# last sign-off and need none of their own.
-ACT_ROLES: dict[str, tuple[str, ...]] = {
-    "BudgetTransferApproved": ("fiscal",), "BudgetTransferRejected": ("fiscal",),
-    "CommitmentRejected": ("fiscal", "sponsor"), "CommitmentClosed": ("pm", "fiscal"),
-    "CommitmentReleased": ("fiscal",), "ExpenditureRejected": ("fiscal", "sponsor"),
-    "ExpenditureReversed": ("fiscal",), "MilestoneAccepted": ("sponsor",),
-    "GateConditionsMet": ("pmo", "sponsor"),
-}
+# The roles a project act needs come from the command table the services check them by
+# (domain/commands.py): the roles of the command that writes the event. Acts whose event
+# records the role it was done in (`role`) need that role; a change-request rejection needs
+# the change approver role of the policy then in force; consequences of another act
+# (GatePassed and Closed follow the last sign-off) need none of their own.
 ROLE_RECORDED = {"GateSignedOff", "ChangeRequestApproved", "CommitmentApproved",
                  "ExpenditureApproved"}
-NO_ROLE = {"GatePassed", "Closed"}
-APPROVING = {
-    "ExpenditureApproved", "ExpenditureRejected", "ExpenditureReversed", "CommitmentApproved",
-    "CommitmentRejected", "BudgetTransferApproved", "BudgetTransferRejected",
-    "ChangeRequestApproved", "ChangeRequestRejected", "GateSignedOff", "MilestoneAccepted",
-    "GateConditionsMet",
-}
+APPROVING = {name for name in WRITERS if is_approval(name)}
 BASELINE = {
     "DeliverableAdded", "DeliverableRemoved", "BudgetLineAdded", "BudgetLineRevised",
     "BudgetLineRemoved", "MilestoneAdded", "MilestoneRevised", "MilestoneRemoved",
@@ -883,10 +872,11 @@ _PLANS: dict[type, _Plan] = {}
 
 def _plan(kind: type) -> _Plan:
     name = kind.__name__
-    roles: tuple[str, ...] | str | None = ACT_ROLES.get(name, PM)
-    if name in NO_ROLE:
+    command = WRITERS.get(name)
+    roles: tuple[str, ...] | str | None = command.roles if command is not None else PM
+    if is_consequence(name):
         roles = None
-    elif name in ROLE_RECORDED or name == "ChangeRequestRejected":
+    elif name in ROLE_RECORDED or (command is not None and command.policy_roles):
         roles = "per event"
     return (name, issubclass(kind, Project.Created), roles, name in _COMMON,
             _HANDLERS.get(name), name in MONEY)

@@ -30,8 +30,8 @@ CHARTER_FIELDS = (
     "title", "sponsor", "project_manager", "business_relationship_manager", "objectives",
     "scope_statement", "start_date", "target_finish", "fund", "cost_centre", "funding_type",
 )
-_PROJECT_CODE = re.compile(r"^[A-Z][A-Z0-9]{0,9}(-[A-Z0-9]{1,10}){1,4}$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_PROJECT_CODE = re.compile(v.PROJECT_CODE_PATTERN)
+_CURRENCY = re.compile(v.CURRENCY_PATTERN)
 
 
 def project_id(code: str) -> UUID:

@@ -258,14 +258,15 @@ def test_api_tokens_expire(world):
 def test_a_tokens_table_from_before_expiry_gains_the_column(world):
     """Tokens issued before tokens expired keep working (no expiry) until revoked."""
     app = world.app
-    app.recorder.execute("DROP TABLE IF EXISTS pmo_api_tokens")
-    app.recorder.execute(
+    side = app.side_store
+    side.execute("DROP TABLE IF EXISTS pmo_api_tokens")
+    side.execute(
         "CREATE TABLE pmo_api_tokens (token_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL UNIQUE, "
         "username TEXT NOT NULL, label TEXT NOT NULL, revoked INTEGER NOT NULL)")
-    from domain.services import _sha256
+    from domain.credentials import token_hash
 
-    app.recorder.execute("INSERT INTO pmo_api_tokens VALUES (?, 'old1', 'pm', 'old', 0)",
-                         (_sha256("old-token"),))
+    side.execute("INSERT INTO pmo_api_tokens VALUES (?, 'old1', 'pm', 'old', 0)",
+                 (token_hash("old-token"),))
     app.create_side_tables()
     assert app.user_for_token("old-token") == "pm"
     assert app.api_token_expiry("old1") is None

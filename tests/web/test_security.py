@@ -351,6 +351,7 @@ def test_an_unavailable_database_is_a_503_with_retry_after(
     import psycopg
     from eventsourcing.persistence import OperationalError
 
+    from domain.cache import AggregateCache
     from domain.readmodels.store import ReadModelError
     from domain.services import PMOApplication
     from ledger.errors import BackendUnavailableError
@@ -369,7 +370,9 @@ def test_an_unavailable_database_is_a_503_with_retry_after(
     def down(*_: object, **__: object) -> None:
         raise error
 
+    # Every read of the directory fails: a fresh load, and bringing a cached copy forward.
     monkeypatch.setattr(PMOApplication, "directory", down)
+    monkeypatch.setattr(AggregateCache, "bring_forward", down)
     page = pm.get("/")
     api = site.client.get(f"/api/v1/projects/{CODE}", headers=token)
     assert page.status_code == 503 and page.headers["Retry-After"].isdigit()

@@ -45,7 +45,7 @@ from typing import Any
 from domain import clock
 from domain.demo_ledger import DEMO_MARKER, demo_present
 from domain.earned_value import figures
-from domain.services import Actor, PMOApplication
+from domain.services import Actor, PMOApplication, UnitOfWork
 from ledger.keys import Signer
 
 ZERO = Decimal("0.00")
@@ -65,9 +65,10 @@ DEMO_PEOPLE: list[tuple[str, str, str, str]] = [
     ("auditor", "Sarah Whitfield", "auditor", "City auditor"),
 ]
 
-# One command: (application, acting person) -> result, for example
-# lambda app, a: app.approve_expenditure(a, "IT-2025-004", "EXP-0001").
-Op = Callable[[PMOApplication, Actor], Any]
+# One command: (unit of work, acting person) -> result, for example
+# lambda app, a: app.approve_expenditure(a, "IT-2025-004", "EXP-0001"), where `app` is the
+# batch's UnitOfWork (it gives the application's commands, saved with the batch).
+Op = Callable[[UnitOfWork, Actor], Any]
 
 
 @dataclass
@@ -933,7 +934,7 @@ class _ProjectPlan:
                 schedule_impacts=moves))
 
 
-def _publish(app: PMOApplication, actor: Actor, code: str, start: date, end: date) -> str:
+def _publish(app: UnitOfWork, actor: Actor, code: str, start: date, end: date) -> str:
     """A status report whose RAG follows the earned-value figures and the policy's bands."""
     project, rules = app.project(code), app.rules()
     f = figures(project, end)
@@ -1058,11 +1059,11 @@ def seed_demo(
             batch = list(run)
             actor = actors[username]
 
-            def work(_project: Any, batch: list[_Act] = batch, actor: Actor = actor) -> None:
+            def work(unit: UnitOfWork, batch: list[_Act] = batch, actor: Actor = actor) -> None:
                 for act in batch:
                     assert act.at is not None
                     moment[0] = act.at
-                    act.fn(app, actor)
+                    act.fn(unit, actor)
 
             app.batch(actor, code, work)
             saves += 1
