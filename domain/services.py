@@ -122,14 +122,6 @@ class PMOApplication(LedgerApplication):
         """Create the password and API-token tables (idempotent; also done on first use)."""
         self.credentials.create_tables()
 
-    def _table(self, name: str) -> str:
-        """The qualified name of a credential table. Kept for web/sessions.py until it uses
-        `app.credentials.credentials_table` (or `app.credentials.password_hash(username)`)."""
-        if name == CREDENTIALS_TABLE:
-            return self.credentials.credentials_table
-        if name == TOKENS_TABLE:
-            return self.credentials.tokens_table
-        raise ValueError(f"{name} is not a credential table")
 
     # The commands (domain/commands.py), by area --------------------------------------------
 

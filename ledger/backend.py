@@ -100,3 +100,16 @@ def _postgres(url: str, parts) -> Backend:  # noqa: ANN001
 def resolve_url(url: str | None, instance_path: str | os.PathLike[str] = "instance") -> str:
     """The URL given, else $PMO_LEDGER_DB, else the embedded default under `instance/`."""
     return url or os.environ.get(DB_ENV) or default_url(instance_path)
+
+
+def backend_failure_types() -> tuple[type[BaseException], ...]:
+    """The errors that mean the database is unreachable (the library's, and the PostgreSQL
+    driver's own where it is installed), for callers that answer them as 503."""
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    kinds: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - SQLite-only installs
+        return kinds
+    return (*kinds, psycopg.OperationalError, psycopg.InterfaceError)

@@ -40,6 +40,7 @@ from marshmallow import ValidationError as SchemaValidationError
 from werkzeug.exceptions import HTTPException, RequestURITooLarge
 
 from domain.errors import DomainError
+from ledger.backend import backend_failure_types
 from ledger.errors import LedgerError
 
 HtmlRenderer = Callable[[int, dict[str, Any], BaseException], Any]
@@ -148,21 +149,10 @@ def _summary(errors: dict[str, Any]) -> str:
     return f"{name}: {first}"
 
 
-def _backend_failure_types() -> tuple[type[BaseException], ...]:
-    from eventsourcing.persistence import InterfaceError, OperationalError
-
-    kinds: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - SQLite-only installs
-        return kinds
-    return (*kinds, psycopg.OperationalError, psycopg.InterfaceError)
-
-
 def backend_failure(error: BaseException) -> BaseException | None:
     """The database driver's operational failure (unreachable, restarting, locked, gone)
     behind `error`, if any: the error itself or one of its causes."""
-    kinds = _backend_failure_types()
+    kinds = backend_failure_types()
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:

@@ -38,7 +38,6 @@ from typing import Any
 
 from flask import Flask, current_app, session
 
-from domain.services import CREDENTIALS_TABLE
 from web.ledger_access import get_pmo
 
 TABLE = "pmo_web_sessions"
@@ -70,7 +69,7 @@ class SessionStore:
 
     @property
     def credentials(self) -> str:
-        return self.pmo._table(CREDENTIALS_TABLE)  # created on first use, as the domain does
+        return str(self.pmo.credentials.credentials_table)  # created on first use
 
     def ensure_table(self) -> None:
         """Create the table and its index (idempotent; safe when workers race)."""

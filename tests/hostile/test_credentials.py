@@ -103,9 +103,8 @@ def test_an_expired_token_is_401(hostile: Hostile) -> None:
 
 
 def _token_rows(h: Hostile) -> int:
-    from domain.services import TOKENS_TABLE
 
-    return h.pmo.recorder.fetch(f"SELECT COUNT(*) FROM {h.pmo._table(TOKENS_TABLE)}")[0][0]
+    return h.pmo.side_store.fetch(f"SELECT COUNT(*) FROM {h.pmo.credentials.tokens_table}")[0][0]
 
 
 @pytest.mark.parametrize("days", [0, -1, 366, 10**9, "30", 1.5, True])
