@@ -45,7 +45,8 @@ from typing import Any
 from domain import clock
 from domain.demo_ledger import DEMO_MARKER, demo_present
 from domain.earned_value import figures
-from domain.services import Actor, PMOApplication, UnitOfWork
+from domain.handlers.base import UnitOfWork
+from domain.services import Actor, PMOApplication
 from ledger.keys import Signer
 
 ZERO = Decimal("0.00")
