@@ -8,9 +8,13 @@ are skipped locally, but fail when CI=true: CI must never go green without Postg
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
+from time import perf_counter
+from types import SimpleNamespace
 
 import pytest
 
@@ -108,3 +112,44 @@ def alice(ledger: tuple[LedgerApplication, Signer]) -> Signer:
     app, root = ledger
     return app.enrol_signer("alice", PASSPHRASE, by=root, actor_id="ledger-root", actor_name="Ledger root key")
 
+
+
+# The demo portfolio, seeded once per session ---------------------------------------------------
+
+DEMO_PW = "demo-test-passphrase"
+DEMO_PASSWORD = "demo-pw"
+DEMO_AS_OF = date(2026, 11, 24)  # fixed, so the portfolio is the same whatever the day
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """A seeded demo ledger (11,000+ signed events, fast password hashes), made once: the
+    tests that need it copy the file (`copy_demo`). Seeding's progress calls, time and
+    wall-clock start are kept for the tests of seeding itself."""
+    from domain.services import PMOApplication
+    from tests.domain.helpers import FAST_HASH
+    from tools.demo.seed import seed_demo
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv(PASSPHRASE_ENV, DEMO_PW)
+    path = tmp_path_factory.mktemp("demo-template") / "demo.db"
+    app, root = init_ledger(f"sqlite:///{path}", DEMO_PW, app_class=PMOApplication)
+    app.password_method = FAST_HASH
+    calls: list[tuple[int, int]] = []
+    wall = datetime.now(UTC)
+    started = perf_counter()
+    try:
+        summary = seed_demo(app, root, passphrase=DEMO_PW, password=DEMO_PASSWORD,
+                            progress=lambda done, total: calls.append((done, total)), as_of=DEMO_AS_OF)
+        seconds = perf_counter() - started
+    finally:
+        app.close()
+        mp.undo()
+    return SimpleNamespace(path=path, summary=summary, calls=calls, seconds=seconds, wall=wall)
+
+
+def copy_demo(template: SimpleNamespace, folder: Path) -> str:
+    """A copy of the seeded demo ledger in `folder`; its URL."""
+    target = folder / "demo.db"
+    shutil.copy(template.path, target)
+    return f"sqlite:///{target}"

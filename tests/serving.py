@@ -38,14 +38,17 @@ CODES = ("IT-2026-501", "IT-2026-502")
 REPO = Path(__file__).resolve().parent.parent
 
 
-def seed(url: str) -> None:
-    """The test cast (passwords PASSWORD, fast hashes) and two chartered projects."""
-    app, root = init_ledger(url, PW, app_class=PMOApplication)
+def seed(url: str, *, passphrase: str = PW, password: str = PASSWORD,
+         codes: tuple[str, ...] = CODES, people: Any = None, amount: str = "900000.00") -> None:
+    """The test cast (or `people`; passwords `password`, fast hashes) and chartered
+    projects `codes`, each with one budget line of `amount`."""
+    app, root = init_ledger(url, passphrase, app_class=PMOApplication)
     try:
         app.password_method = FAST_HASH
-        enrol_cast(app, root, passphrase=PW, password=PASSWORD, reason="serve tests")
-        pm = app.actor("pm", PW)
-        for code in CODES:
+        cast = {} if people is None else {"people": people}
+        enrol_cast(app, root, passphrase=passphrase, password=password, reason="serve tests", **cast)
+        pm = app.actor("pm", passphrase)
+        for code in codes:
             app.charter_project(
                 pm, code=code, title=f"Project {code}", sponsor="Sam Sponsor",
                 project_manager="Pat Manager", business_relationship_manager="Bea Relations",
@@ -53,7 +56,7 @@ def seed(url: str) -> None:
                 target_finish=date(2026, 12, 31), fund="General Fund", cost_centre="CC-1",
                 funding_type="capital")
             app.add_budget_line(pm, code, line="HW-01", name="Servers", category="hardware",
-                                amount="900000.00")
+                                amount=amount)
     finally:
         app.close()
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from time import perf_counter
 from types import SimpleNamespace
 from uuid import UUID
 
@@ -24,35 +23,30 @@ from domain.earned_value import figures
 from domain.policy import GATES
 from domain.project import project_id
 from domain.services import PMOApplication
-from ledger.application import init_ledger
+from ledger.application import init_ledger, open_ledger
 from ledger.keys import PASSPHRASE_ENV
 from ledger.verify import DatabaseSource, verify_log
+from tests.conftest import DEMO_AS_OF, DEMO_PW, copy_demo
 from tools.demo.command import demo_command
-from tools.demo.seed import DEMO_PEOPLE, demo_present, plan_demo, seed_demo
+from tools.demo.seed import DEMO_PEOPLE, demo_present, plan_demo
 
 pytestmark = pytest.mark.slow
 
-PW = "demo-test-passphrase"
-AS_OF = date(2026, 11, 24)  # fixed, so the portfolio is the same whatever the day
+PW = DEMO_PW
+AS_OF = DEMO_AS_OF
 T = "domain.project:Project."
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+def demo(demo_template: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
     mp = pytest.MonkeyPatch()
     mp.setenv(PASSPHRASE_ENV, PW)
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    url = f"sqlite:///{path}"
-    app, root = init_ledger(url, PW, app_class=PMOApplication)
-    calls: list[tuple[int, int]] = []
-    wall = datetime.now(UTC)
-    started = perf_counter()
-    summary = seed_demo(app, root, passphrase=PW, password="demo-pw",
-                        progress=lambda done, total: calls.append((done, total)), as_of=AS_OF)
-    seconds = perf_counter() - started
+    url = copy_demo(demo_template, tmp_path_factory.mktemp("demo"))
+    app = open_ledger(url, app_class=PMOApplication)
     try:
-        yield SimpleNamespace(app=app, url=url, summary=summary, calls=calls, seconds=seconds,
-                              projects=app.projects(), wall=wall)
+        yield SimpleNamespace(app=app, url=url, summary=demo_template.summary, calls=demo_template.calls,
+                              seconds=demo_template.seconds, projects=app.projects(),
+                              wall=demo_template.wall)
     finally:
         app.close()
         mp.undo()

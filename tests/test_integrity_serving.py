@@ -32,7 +32,8 @@ from ledger import integrity
 from ledger.application import init_ledger, ledger_size, open_ledger
 from ledger.keys import PASSPHRASE_ENV
 from ledger.verify import Fault
-from tests.domain.helpers import FAST_HASH, enrol_cast
+from tests.domain.helpers import FAST_HASH
+from tests.serving import seed
 from tests.support import chain_row, flip_payload_byte, set_chain_column
 from web.app import create_app
 from web.cli import cli
@@ -51,21 +52,7 @@ BANNER = re.compile(r'id="ledger-fault"')
 
 
 def build(url: str) -> None:
-    app, root = init_ledger(url, PW, app_class=PMOApplication)
-    try:
-        app.password_method = FAST_HASH
-        enrol_cast(app, root, passphrase=PW, password=PASSWORD, people=CAST)
-        pm = app.actor("pm", PW)
-        app.charter_project(
-            pm, code=CODE, title="Integrity kiosks", sponsor="Sam Sponsor",
-            project_manager="Pat Manager", business_relationship_manager="Bea Relations",
-            objectives=["Kiosks"], scope_statement="Ten branches", start_date=date(2026, 1, 5),
-            target_finish=date(2026, 12, 18), fund="General Fund", cost_centre="CC-7",
-            funding_type="capital")
-        app.add_budget_line(pm, CODE, line="HW-01", name="Servers", category="hardware",
-                            amount="50000.00")
-    finally:
-        app.close()
+    seed(url, passphrase=PW, password=PASSWORD, codes=(CODE,), people=CAST, amount="50000.00")
 
 
 def submit_behind_the_app(url: str, amount: str = "2500.00", invoice: str = "INV-1") -> int:

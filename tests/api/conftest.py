@@ -44,9 +44,9 @@ def api_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
     path = folder / "ledger.db"
     mp = pytest.MonkeyPatch()
     mp.setenv(PASSPHRASE_ENV, PW)
-    PMOApplication.password_method = FAST_HASH
     try:
         app, root = init_ledger(f"sqlite:///{path}", PW, app_class=PMOApplication)
+        app.password_method = FAST_HASH  # this instance only: other tests keep the default
         enrol_cast(app, root, passphrase=PW, password=PASSWORD)
         actors = {u: app.actor(u, PW) for u in USERS}
         tokens = {u: app.issue_api_token(actors[u], u, label="tests")[1] for u in USERS}

@@ -7,34 +7,32 @@ import json
 import statistics
 import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from domain.readmodels import ReadModels
 from domain.services import PMOApplication
-from ledger.application import init_ledger
+from ledger.application import open_ledger
 from ledger.keys import PASSPHRASE_ENV
-from tests.web.conftest import FAST_HASH, make_app
-from tools.demo.seed import seed_demo
+from tests.conftest import DEMO_PASSWORD, DEMO_PW, copy_demo
+from tests.web.conftest import make_app
 from web.ledger_access import close_ledger
 
 pytestmark = pytest.mark.slow
-PW = "demo-timings-passphrase"
+PW = DEMO_PW
 LIMIT = 1.0  # seconds; the figures are reported, and are far below it
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def demo_app(demo_template: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     mp = pytest.MonkeyPatch()
     mp.setenv(PASSPHRASE_ENV, PW)
     folder = tmp_path_factory.mktemp("demo-web")
-    url = f"sqlite:///{folder / 'demo.db'}"
-    pmo, root = init_ledger(url, PW, app_class=PMOApplication)
-    pmo.password_method = FAST_HASH
-    seed_demo(pmo, root, passphrase=PW, password="demo", as_of=date(2026, 11, 24))
+    url = copy_demo(demo_template, folder)
+    pmo = open_ledger(url, app_class=PMOApplication)
     ReadModels(pmo).catch_up()
     ReadModels(pmo).catch_up_compliance()
     pmo.close()
@@ -48,7 +46,7 @@ def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 def _signed_in(app, username):
     client = app.test_client()
-    assert client.post("/signin", data={"username": username, "password": "demo"}).status_code == 302
+    assert client.post("/signin", data={"username": username, "password": DEMO_PASSWORD}).status_code == 302
     return client
 
 

@@ -190,7 +190,10 @@ class Office(FastHttpUser):
                  "marker": {MARKERS[kind]: marker}, "topic": TOPICS[kind], "attempts": attempts,
                  "status": r.status_code or 0, "at": time.time()}
         if not 200 <= r.status_code < 300:
-            (UNANSWERED if not r.status_code else ANSWERED_ERROR).append(write)
+            # Still "in use" after every retry: the first attempt is still being answered
+            # (its save may yet commit), so the outcome is unknown, as with no answer.
+            unknown = not r.status_code or _in_use(r)
+            (UNANSWERED if unknown else ANSWERED_ERROR).append(write)
             return None
         answer = r.json()
         replayed = r.headers.get("Idempotent-Replayed") == "true"
@@ -223,6 +226,10 @@ def _ask_again(r: Any) -> bool:
     """No answer, the database unavailable, or the key's first request still answering."""
     if r.status_code in (0, 503):
         return r.status_code == 0 or b"ledger-fault" not in (r.content or b"")
+    return _in_use(r)
+
+
+def _in_use(r: Any) -> bool:
     return r.status_code == 409 and b"idempotency-key-in-use" in (r.content or b"")
 
 
