@@ -42,7 +42,7 @@ from tools.loadtest.server import Server, wait_gone
 
 USERS = 8
 WORKERS = 3
-KILLS = 3
+KILLS = 2  # each kind of kill twice: the long version is `pmo-ledger loadtest`
 
 
 def options(seconds: float) -> Options:
@@ -121,7 +121,7 @@ def test_killed_workers_lose_no_acknowledged_write(backend_url: str, tmp_path: P
     master = server.proc.pid
     rng = random.Random(6)
     try:
-        load = Load(server, tmp_path, seconds=16)
+        load = Load(server, tmp_path, seconds=12)
         load_holder.append(load)
         victims = []
         for _ in range(KILLS):
@@ -155,7 +155,7 @@ def test_killed_server_comes_back_with_every_acknowledged_write(backend_url: str
     seed(backend_url)
     server = server_for(backend_url, tmp_path).start()
     try:
-        load = Load(server, tmp_path, seconds=30)
+        load = Load(server, tmp_path, seconds=22)
         load_holder.append(load)
         for _ in range(KILLS):
             time.sleep(3)
