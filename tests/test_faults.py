@@ -217,10 +217,16 @@ def test_postgres_outage_under_load_is_503_then_recovers(
 
     failures = result["failure_samples"]
     assert failures, "the outage was seen by the clients"
-    assert failed_statuses(result) == {503}, [f for f in failures if f["status"] != 503][:10]
+    # 503, or -- for a write sent again while its first attempt still waits on the database
+    # (the library retries a PostgreSQL insert whose connection failed) -- the documented
+    # 409 idempotency-key-in-use, which the client answers by asking again.
+    assert failed_statuses(result) <= {503, 409} and 503 in failed_statuses(result), (
+        [f for f in failures if f["status"] not in (503, 409)][:10])
     for f in failures:
         assert "Traceback" not in f["detail"], f
-        if "/api/" in f["name"] or f["name"].startswith(("submit", "approve")):
+        if f["status"] == 409:
+            assert '"idempotency-key-in-use"' in f["detail"], f
+        elif "/api/" in f["name"] or f["name"].startswith(("submit", "approve")):
             assert '"backend-unavailable"' in f["detail"], f
         else:
             assert f["detail"].startswith("page backend-unavailable:"), f
