@@ -1,18 +1,32 @@
-"""`pmo-ledger loadtest` end to end, briefly (8 clients, 8 s, 2 workers, SQLite and PostgreSQL): the demo
-portfolio served by gunicorn, the locust mix of reads, submissions and approvals, then the
-audit. Asserts correctness only -- zero errors, every acknowledged write in the log,
-`verify` clean, read models equal to a rebuild; latency belongs to the benchmark figures
-(README), not to a test on a shared machine."""
+"""`pmo-ledger loadtest` end to end, briefly (8 clients, 8 s, 2 workers, SQLite and PostgreSQL),
+on a ledger given with --db: on SQLite a copy of the session's seeded demo portfolio, on
+PostgreSQL a fresh schema seeded with the test cast (seeding the demo there is what the
+command does without --db; its long version is `pmo-ledger loadtest`). Served by gunicorn,
+the locust mix of reads, submissions and approvals, then the audit. Asserts correctness
+only -- zero errors, every acknowledged write in the log, `verify` clean, read models equal
+to a rebuild; latency belongs to the benchmark figures (docs/performance.md), not to a test
+on a shared machine."""
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import PG_ADMIN_DSN, require_postgres
-from tests.serving import cli
+from ledger.keys import PASSPHRASE_ENV
+from tests.conftest import (
+    DEMO_PASSWORD,
+    DEMO_PW,
+    PG_ADMIN_DSN,
+    copy_demo,
+    pg_admin,
+    require_postgres,
+)
+from tests.serving import PASSWORD, PW, cli, seed
 from tools.loadtest.stats import Book, is_ok, percentile
 
 
@@ -31,12 +45,30 @@ def test_percentiles_are_exact_nearest_rank() -> None:
     assert figures["setup"]["errors"] == 0 and is_ok(302, "setup sign-in") and not is_ok(302, "read /")
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_loadtest_command_runs_clean(tmp_path: Path, backend: str) -> None:
-    if backend == "postgresql":
-        require_postgres()  # a fresh schema of its own, dropped afterwards
-    done = cli("loadtest", "--backend", backend, "--pg-admin", PG_ADMIN_DSN, "--users", "8",
-               "--seconds", "8", "--workers", "2", "--folder", str(tmp_path), "--json", timeout=300)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def seeded(request: pytest.FixtureRequest, tmp_path: Path,
+           demo_template: SimpleNamespace) -> Iterator[SimpleNamespace]:
+    """A seeded ledger for the load: (backend, url, password, passphrase)."""
+    if request.param == "sqlite":
+        yield SimpleNamespace(backend="sqlite", url=copy_demo(demo_template, tmp_path),
+                              password=DEMO_PASSWORD, passphrase=DEMO_PW)
+        return
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex}"
+    pg_admin(f'CREATE SCHEMA "{schema}"')
+    url = f"{PG_ADMIN_DSN}?schema={schema}"
+    try:
+        seed(url)
+        yield SimpleNamespace(backend="postgresql", url=url, password=PASSWORD, passphrase=PW)
+    finally:
+        pg_admin(f"SET lock_timeout = '20s'; DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")
+
+
+def test_loadtest_command_runs_clean(tmp_path: Path, seeded: SimpleNamespace) -> None:
+    backend = seeded.backend
+    done = cli("loadtest", "--backend", backend, "--db", seeded.url, "--password", seeded.password,
+               "--users", "8", "--seconds", "8", "--workers", "2", "--folder", str(tmp_path), "--json",
+               env={PASSPHRASE_ENV: seeded.passphrase}, timeout=300)
     assert done.stdout, done.stderr[-3000:]
     report = json.loads(done.stdout)
     assert report["errors"] == dict.fromkeys(("reads", "submissions", "approvals", "baseline", "setup"), 0), \

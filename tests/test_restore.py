@@ -15,6 +15,7 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -25,7 +26,7 @@ from ledger.bundle.export import export_bundle
 from ledger.bundle.source import BundleSource
 from ledger.errors import LedgerError
 from ledger.restore import ImportRefusedError, import_bundle
-from tests.conftest import PG_HOST, PG_PORT, pg_admin, require_postgres
+from tests.conftest import DEMO_PW, PG_HOST, PG_PORT, copy_demo, pg_admin, require_postgres
 from tests.domain.helpers import PW, World, enrol_cast
 from tests.support import count_chain, count_events, snapshot_of_tables
 
@@ -35,8 +36,8 @@ READ_MODEL_COMMANDS = (
 )
 
 
-def run_cli(cwd: Path, *args: str, timeout: int = 180) -> subprocess.CompletedProcess:
-    env = {"PATH": "/usr/bin:/bin", "PMO_LEDGER_PASSPHRASE": PW}
+def run_cli(cwd: Path, *args: str, timeout: int = 180, passphrase: str = PW) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "PMO_LEDGER_PASSPHRASE": passphrase}
     return subprocess.run([PMO_LEDGER, *args], capture_output=True, text=True, cwd=cwd, env=env,
                           timeout=timeout)
 
@@ -99,13 +100,12 @@ def facts(cwd: Path, url: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, Path]:
-    """The demo portfolio (~11k events) in SQLite, and its evidence bundle."""
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_template: SimpleNamespace) -> tuple[Path, str, Path]:
+    """The demo portfolio (~11k events) in SQLite (a copy of the session's), and its evidence bundle."""
     d = tmp_path_factory.mktemp("demo")
-    url = f"sqlite:///{d / 'demo.sqlite3'}"
-    ok(run_cli(d, "demo", "--db", url, timeout=300))
+    url = copy_demo(demo_template, d)
     bundle = d / "demo.zip"
-    ok(run_cli(d, "export", str(bundle), "--db", url))
+    ok(run_cli(d, "export", str(bundle), "--db", url, passphrase=DEMO_PW))
     return d, url, bundle
 
 

@@ -16,6 +16,8 @@ ROWS = ("reads", "submissions", "approvals", "baseline")
 @click.option("--backend", type=click.Choice(["sqlite", "postgresql"]), default="sqlite", show_default=True,
               help="A fresh SQLite file, or a fresh schema on --pg-admin.")
 @click.option("--db", default=None, help="Use this database as it is instead (seeded if empty).")
+@click.option("--password", default=None,
+              help="The password the --db ledger's people sign in with (default: the one the load test seeds).")
 @click.option("--pg-admin", default="postgresql://postgres@127.0.0.1:5432/test", show_default=True,
               help="PostgreSQL database the fresh schema is created in (and dropped from).")
 @click.option("--users", default=16, type=click.IntRange(1, 500), show_default=True,
@@ -35,7 +37,7 @@ ROWS = ("reads", "submissions", "approvals", "baseline")
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the logs (and the SQLite file) go; default a new temporary folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
-def loadtest_command(backend: str, db: str | None, pg_admin: str, users: int, seconds: float,
+def loadtest_command(backend: str, db: str | None, password: str | None, pg_admin: str, users: int, seconds: float,
                      workers: int, threads: int, think: float, restart_postgres: str | None,
                      restart_at: float | None, keep: bool, folder: Path | None, as_json: bool) -> None:
     """Load the served app (seeded demo, 70% reads / 30% writes), then verify and rebuild; exit 0 when clean."""
@@ -44,12 +46,12 @@ def loadtest_command(backend: str, db: str | None, pg_admin: str, users: int, se
     except ImportError:
         click.echo("error: locust is not installed (pip install -e '.[test]')", err=True)
         sys.exit(2)
-    from tools.loadtest.driver import Options, run_load
+    from tools.loadtest.driver import PASSWORD, Options, run_load
 
     report = run_load(Options(
         backend=backend, db=db, pg_admin=pg_admin, users=users, seconds=seconds, workers=workers,
         threads=threads, think_seconds=(0.0, think), restart_postgres=restart_postgres,
-        restart_at=restart_at, keep=keep, folder=folder))
+        restart_at=restart_at, keep=keep, folder=folder, password=password or PASSWORD))
     click.echo(json.dumps(report, indent=2, default=str) if as_json else summary(report))
     sys.exit(0 if report["ok"] else 1)
 

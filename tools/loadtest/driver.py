@@ -70,7 +70,7 @@ def run_load(opts: Options) -> dict[str, Any]:
     folder = opts.folder or Path(tempfile.mkdtemp(prefix="pmo-loadtest-"))
     folder.mkdir(parents=True, exist_ok=True)
     with fresh_database(opts, folder) as url:
-        if opts.seed_demo:
+        if opts.seed_demo and not (opts.db and _holds_a_ledger(url)):
             seed(url, opts.password, opts.env)
         server = Server(url, free_port(), workers=opts.workers, threads=opts.threads,
                         log_path=folder / "serve.log", env=opts.env)
@@ -108,6 +108,16 @@ def fresh_database(opts: Options, folder: Path) -> Iterator[str]:
         finally:
             if not opts.keep:
                 _pg(opts.pg_admin, f"SET lock_timeout = '20s'; DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")
+
+
+def _holds_a_ledger(url: str) -> bool:
+    """Whether `url` already holds an initialised ledger (used as it is, not seeded)."""
+    from ledger.errors import NotInitialisedError
+
+    try:
+        return ledger_size(url) > 0
+    except NotInitialisedError:
+        return False
 
 
 def _pg(dsn: str, sql: str) -> None:
