@@ -33,7 +33,7 @@ from ledger.application import init_ledger, ledger_size, open_ledger
 from ledger.keys import PASSPHRASE_ENV
 from ledger.verify import Fault
 from tests.domain.helpers import FAST_HASH
-from tests.serving import seed
+from tests.serving import seed, wait_for
 from tests.support import chain_row, flip_payload_byte, set_chain_column
 from web.app import create_app
 from web.cli import cli
@@ -134,15 +134,6 @@ def banner_position(html: bytes) -> int | None:
     text = html.decode()
     found = re.search(r'<div[^>]*id="ledger-fault"[^>]*data-position="(\d+)"', text)
     return int(found.group(1)) if found else None
-
-
-def wait_until(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 # The web app ----------------------------------------------------------------------------------
@@ -332,7 +323,7 @@ def test_a_tamper_behind_the_remembered_position_is_found_by_the_full_verificati
     web = make_web(INTEGRITY_FULL_VERIFY_SECONDS=0.5)
     pm = web.client("pm")
     assert web.monitor().resumed_from == web.size()
-    wait_until(lambda: banner_position(pm.get("/").data) == position, 15,
+    wait_for(lambda: banner_position(pm.get("/").data) == position, 15,
                "the background full verification to report the position")
     kinds = {f.kind for f in web.monitor().faults if f.position == position}
     assert "bad-signature" in kinds
@@ -347,7 +338,7 @@ def test_a_tamper_behind_the_remembered_position_is_found_by_the_sweep_within_se
     assert banner_position(pm.get("/").data) is None
     tamper(backend_url, position)  # while it runs, an old position: its head is unchanged
     started = time.monotonic()
-    wait_until(lambda: banner_position(pm.get("/").data) == position, 10,
+    wait_for(lambda: banner_position(pm.get("/").data) == position, 10,
                "the sweep to report the changed position")
     assert time.monotonic() - started < 10
     assert web.monitor().full_verifications == 0  # found by the sweep alone
@@ -477,7 +468,7 @@ def test_a_served_app_shows_the_banner_within_seconds_of_a_tamper(backend_url: s
             streak.append(banner_position(server.request("GET", "/", cookies=True).body))
             return streak[-6:] == [position] * 6
 
-        wait_until(shown, 20, "every worker to show the banner")
+        wait_for(shown, 20, "every worker to show the banner")
         assert time.monotonic() - tampered < 20
         answer = server.request("GET", "/api/v1/projects", headers=pm)
         assert answer.headers["Ledger-Integrity"] == f"fault; position={position}"
@@ -527,7 +518,7 @@ def test_an_old_act_resigned_and_relinked_while_running_is_seen_at_once_and_loca
     pm = web.client("pm")
     assert banner_position(pm.get("/").data) is None
     # The first full verification has run: the next is a day away.
-    wait_until(lambda: web.monitor().full_verifications >= 1, 30, "the first full verification")
+    wait_for(lambda: web.monitor().full_verifications >= 1, 30, "the first full verification")
     app = open_ledger(backend_url, app_class=PMOApplication)
     try:
         resign(app, position, app.actor("auditor", PW).signer)
@@ -535,6 +526,6 @@ def test_an_old_act_resigned_and_relinked_while_running_is_seen_at_once_and_loca
         app.close()
     assert banner_position(pm.get("/").data) is not None  # the head moved: at once
     assert pm.post(f"/projects/{CODE}/act/risk", data={"title": "x"}).status_code == 503
-    wait_until(lambda: banner_position(pm.get("/").data) == position, 15,
+    wait_for(lambda: banner_position(pm.get("/").data) == position, 15,
                "the full verification to name the re-signed act")
     assert (position, "actor-key-mismatch") in {(f.position, f.kind) for f in web.monitor().faults}

@@ -142,15 +142,22 @@ def approved_expenditure(world: World, amount: str) -> str:
     return e
 
 
+def forged_amount(world: World) -> tuple[str, UUID, int]:
+    """An approved 1,234.56 expenditure whose project snapshot the insider edits to 9,234.56:
+    (expenditure, project id, snapshot version)."""
+    e = approved_expenditure(world, "1234.56")
+    pid = project_id(CODE)
+    v = snap(world.app, pid)
+    forge(world.app, pid, v, b'"1234.56"', b'"9234.56"')
+    return e, pid, v
+
+
 # The forgeries -----------------------------------------------------------------------------
 
 
 def test_a_forged_project_snapshot_is_not_used_and_is_reported(world, fresh):
     app = world.app
-    e = approved_expenditure(world, "1234.56")
-    pid = project_id(CODE)
-    v = snap(app, pid)
-    forge(app, pid, v, b'"1234.56"', b'"9234.56"')
+    e, pid, v = forged_amount(world)
 
     other = fresh()
     loads = count_snapshot_loads(other)
@@ -183,10 +190,7 @@ def test_a_forged_directory_snapshot_granting_a_role_is_refused(world, fresh):
 
 def test_a_forgery_resealed_with_another_key_is_refused(world, fresh):
     app = world.app
-    e = approved_expenditure(world, "1234.56")
-    pid = project_id(CODE)
-    v = snap(app, pid)
-    forge(app, pid, v, b'"1234.56"', b'"9234.56"')
+    e, pid, v = forged_amount(world)
     # The insider seals the forgery correctly in every field, but with a key of their own
     # (posing as the root key by its id): they do not hold the root key.
     topic, state = stored_snapshot(app, pid, v)
@@ -263,10 +267,7 @@ def test_a_snapshot_sealed_by_the_root_key_but_not_what_the_events_say_is_found(
     can seal a wrong state: loading trusts the seal, so `check_snapshots` re-derives every
     snapshot from the events."""
     app = world.app
-    e = approved_expenditure(world, "1234.56")
-    pid = project_id(CODE)
-    v = snap(app, pid)
-    forge(app, pid, v, b'"1234.56"', b'"9234.56"')
+    e, pid, v = forged_amount(world)
     topic, state = stored_snapshot(app, pid, v)
     pos = position_of(app, pid, v)
     resealed = make_seal(app.root_signer(PW), originator_id=str(pid), version=v, position=pos,

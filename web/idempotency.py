@@ -306,16 +306,14 @@ class Watch:
         if self.claim is not None:  # failing here, nothing is written (the save is not begun)
             claims().attempting(self.claim.person, self.claim.key, self.claim.owner, self.attempted)
 
-    events: list[Any] = field(default_factory=list)  # the committed domain events
-    receipts: list[Any] = field(default_factory=list)  # and their receipts, in the same order
+    appended: list[tuple[Any, Any]] = field(default_factory=list)  # (committed event, its receipt)
 
     def after_append(self, events: Sequence[Any], receipts: Sequence[Any]) -> None:
         for event, receipt in zip(events, receipts, strict=True):
             payload = {k: getattr(event, k) for k in ITEM_KEYS if isinstance(getattr(event, k, None), str)}
             self.committed.append((str(event.originator_id), int(event.originator_version),
                                    receipt.position, payload))
-            self.events.append(event)
-            self.receipts.append(receipt)
+            self.appended.append((event, receipt))
         self.attempted = []
 
 
@@ -328,7 +326,7 @@ def committed_receipt(originator: UUID, match: dict[str, Any] | None = None,
     suffixes = tuple(topics)
     if w is None:
         return None
-    for event, receipt in zip(reversed(w.events), reversed(w.receipts), strict=True):
+    for event, receipt in reversed(w.appended):
         if event.originator_id != originator:
             continue
         if suffixes and not str(receipt.topic).endswith(suffixes):
@@ -342,7 +340,7 @@ def committed_receipt(originator: UUID, match: dict[str, Any] | None = None,
 def appended_receipts() -> list[Any]:
     """The receipts of every event this request appended, in log order."""
     w = _current()
-    return list(w.receipts) if w is not None else []
+    return [receipt for _, receipt in w.appended] if w is not None else []
 
 
 def recorded_at() -> str:
@@ -655,7 +653,7 @@ def _committed_events(w: Watch) -> list[tuple[int | None, dict[str, Any]]]:
 def _as_success(response: Response, w: Watch) -> Response:
     """Turn an error answer of a committed write into its success, in place (the headers
     other hooks added stay)."""
-    success = _receipt_response(_committed_events(w), w.receipts)
+    success = _receipt_response(_committed_events(w), [receipt for _, receipt in w.appended])
     current_app.logger.warning("%s %s failed after its commit (%s): answered %s with the receipt",
                                request.method, request.path, response.status_code,
                                success.status_code)

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain import common as meaning  # what a signature means: meaning.APPROVAL, ...
 from domain import validate as v
-from domain.common import (
-    APPROVAL,
-    AUTHORSHIP,
-    RESPONSIBILITY,
-    REVIEW,
-    Who,
-    reason_text,
-    text,
-)
+from domain.common import Who, reason_text, text
 from domain.errors import (
     InvalidStateError,
     NotAuthorisedError,
@@ -50,7 +43,7 @@ class GateCommands:
         self.trigger_event(self.GateReviewRequested, gate=gate, round=state["round"] + 1,
                            artifacts=_artifacts(artifacts),
                            note=text(note, "note", required=False),
-                           required_roles=sorted(required), **by.signed(AUTHORSHIP))
+                           required_roles=sorted(required), **by.signed(meaning.AUTHORSHIP))
 
     def sign_off_gate(self, *, gate: str, decision: str, conditions: str, reason: str,
                       as_role: str | None, by: Who) -> None:
@@ -75,7 +68,7 @@ class GateCommands:
         self.trigger_event(self.GateSignedOff, gate=gate, round=state["round"], role=role,
                            decision=decision, conditions=conditions, reason=reason,
                            required_roles=sorted(required),
-                           **by.signed(REVIEW if decision == "rejected" else APPROVAL))
+                           **by.signed(meaning.REVIEW if decision == "rejected" else meaning.APPROVAL))
         if decision != "rejected" and self._all_signed(state, required):
             self._pass_gate(gate, by)
 
@@ -105,7 +98,7 @@ class GateCommands:
                     f"{gate} of {self.code} was not passed with the condition {c!r}; its "
                     f"conditions are: {given}", field="conditions")
         self.trigger_event(self.GateConditionsMet, gate=gate, round=state["round"],
-                           conditions=wanted, reason=reason_text(reason), **by.signed(APPROVAL))
+                           conditions=wanted, reason=reason_text(reason), **by.signed(meaning.APPROVAL))
 
     def _signoff_role(self, state: dict[str, Any], gate: str, as_role: str | None,
                       required: list[str], by: Who) -> str:
@@ -131,7 +124,7 @@ class GateCommands:
         state = self.gates[gate]
         conditions = [s["conditions"] for s in state["signoffs"] if s["conditions"]]
         self.trigger_event(self.GatePassed, gate=gate, round=state["round"],
-                           conditions=conditions, **by.signed(APPROVAL))
+                           conditions=conditions, **by.signed(meaning.APPROVAL))
         if gate == GATES[-1]:
             self.trigger_event(self.Closed, reason=f"{gate} ({GATE_NAMES[gate]}) passed",
-                               **by.signed(RESPONSIBILITY))
+                               **by.signed(meaning.RESPONSIBILITY))

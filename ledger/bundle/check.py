@@ -9,16 +9,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ledger import checkpoint as notes
+from ledger.bundle import format as member  # the bundle's member names: member.RECORDS, ...
 from ledger.bundle.export import key_history
-from ledger.bundle.format import (
-    CHECKPOINT,
-    FORMAT_VERSION,
-    KEYS,
-    MANIFEST,
-    MEMBERS,
-    RECORDS,
-    Progress,
-)
+from ledger.bundle.format import FORMAT_VERSION, Progress
 from ledger.bundle.source import BundleSource, Scan
 from ledger.canonical import canonical_bytes
 from ledger.errors import CheckpointFormatError
@@ -73,16 +66,16 @@ def _bundle_faults(source: BundleSource, pinned_root: str | None) -> tuple[list[
     faults: list[Fault] = []
     m, scan = source.manifest, source.scan()
     listed = m["members"]
-    for name in MEMBERS[:-1]:
+    for name in member.MEMBERS[:-1]:
         if name not in listed:
-            faults.append(_mismatch(f"{MANIFEST} does not list member {name}"))
-    for name in sorted(set(source.member_names()) - set(listed) - {MANIFEST}):
-        faults.append(_mismatch(f"member {name} is not listed in {MANIFEST}"))
+            faults.append(_mismatch(f"{member.MANIFEST} does not list member {name}"))
+    for name in sorted(set(source.member_names()) - set(listed) - {member.MANIFEST}):
+        faults.append(_mismatch(f"member {name} is not listed in {member.MANIFEST}"))
     for name in sorted(listed):
-        if name not in MEMBERS[:-1]:
-            faults.append(_mismatch(f"{MANIFEST} lists unknown member {name}"))
+        if name not in member.MEMBERS[:-1]:
+            faults.append(_mismatch(f"{member.MANIFEST} lists unknown member {name}"))
             continue
-        if name == RECORDS:
+        if name == member.RECORDS:
             sha, nbytes = scan.sha256, scan.nbytes
         else:
             data = source.member(name)
@@ -96,30 +89,30 @@ def _bundle_faults(source: BundleSource, pinned_root: str | None) -> tuple[list[
     keys_doc = source.keys_document()
     for name, actual in (("records", scan.lines), ("unchained", unchained)):
         if m[name] != actual:
-            faults.append(_mismatch(f"{MANIFEST} counts {m[name]} {name}, the bundle holds {actual}"))
+            faults.append(_mismatch(f"{member.MANIFEST} counts {m[name]} {name}, the bundle holds {actual}"))
     if m["size"] > scan.last_position:
         faults.append(Fault(scan.last_position + 1, None, None, "missing-record",
-            f"{MANIFEST} gives the log size as {m['size']}, {RECORDS} ends at position {scan.last_position}"))
+            f"{member.MANIFEST} gives the log size as {m['size']}, {member.RECORDS} ends at position {scan.last_position}"))
     elif m["size"] < scan.last_position:
-        faults.append(_mismatch(f"{MANIFEST} gives the log size as {m['size']}, {RECORDS} goes on to position {scan.last_position}"))
+        faults.append(_mismatch(f"{member.MANIFEST} gives the log size as {m['size']}, {member.RECORDS} goes on to position {scan.last_position}"))
     derived = key_history(scan.key_rows)
     faults.extend(_keys_faults(derived, keys_doc))
     n_keys = len(keys_doc["keys"]) if type(keys_doc) is dict and type(keys_doc.get("keys")) is list else None
     for name, actual in (("origin", derived["origin"]), ("root_key_id", derived["root_key_id"]), ("keys", n_keys)):
         if m.get(name) != actual:
-            faults.append(_mismatch(f"{MANIFEST} gives {name} {m.get(name)!r}, the log gives {actual!r}"))
+            faults.append(_mismatch(f"{member.MANIFEST} gives {name} {m.get(name)!r}, the log gives {actual!r}"))
     # The checkpoint: present, and its chain head is the chain hash at its size.
     text = source.checkpoint_text()
     cp_size: int | None = None
     if not text.strip():
-        faults.append(Fault(None, None, None, "bad-checkpoint", f"{CHECKPOINT} is empty: the bundle carries no checkpoint"))
+        faults.append(Fault(None, None, None, "bad-checkpoint", f"{member.CHECKPOINT} is empty: the bundle carries no checkpoint"))
     else:
         try:
             cp_size = notes.parse(text)[0].size
         except CheckpointFormatError:
             pass  # verify_log reports it
         if cp_size is not None and m.get("checkpoint_size") != cp_size:
-            faults.append(_mismatch(f"{MANIFEST} gives checkpoint_size {m.get('checkpoint_size')!r}, {CHECKPOINT} has size {cp_size}"))
+            faults.append(_mismatch(f"{member.MANIFEST} gives checkpoint_size {m.get('checkpoint_size')!r}, {member.CHECKPOINT} has size {cp_size}"))
         faults.extend(_chain_head_faults(text, scan, pinned_root))
     return faults, cp_size
 
@@ -151,20 +144,20 @@ def _canonical(value: Any) -> bytes | None:
 def _keys_faults(derived: dict[str, Any], claimed: Any) -> list[Fault]:
     """keys.json must equal the key history derived from the log (compared canonically)."""
     if type(claimed) is not dict or type(claimed.get("keys")) is not list:
-        return [_mismatch(f"{KEYS} is not an object with a 'keys' list")]
+        return [_mismatch(f"{member.KEYS} is not an object with a 'keys' list")]
     faults = []
     for name in ("format", "origin", "root_key_id"):
         if _canonical(claimed.get(name)) != _canonical(derived[name]):
-            faults.append(_mismatch(f"{KEYS} gives {name} {claimed.get(name)!r}, the log gives {derived[name]!r}"))
+            faults.append(_mismatch(f"{member.KEYS} gives {name} {claimed.get(name)!r}, the log gives {derived[name]!r}"))
     extra = set(claimed) - {"format", "origin", "root_key_id", "keys"}
     if extra:
-        faults.append(_mismatch(f"{KEYS} has unexpected fields {', '.join(sorted(extra))}"))
+        faults.append(_mismatch(f"{member.KEYS} has unexpected fields {', '.join(sorted(extra))}"))
     want = {k["key_id"]: k for k in derived["keys"]}
     have: dict[Any, Any] = {}
     for k in claimed["keys"]:
         kid = k.get("key_id") if type(k) is dict else None
         if type(kid) is not str or kid in have:
-            faults.append(_mismatch(f"{KEYS} has a malformed or repeated key entry"))
+            faults.append(_mismatch(f"{member.KEYS} has a malformed or repeated key entry"))
             continue
         have[kid] = k
     for kid in sorted(set(want) | set(have)):
@@ -173,10 +166,10 @@ def _keys_faults(derived: dict[str, Any], claimed: Any) -> list[Fault]:
         at = (want.get(kid) or have[kid]).get("registered_at")
         position = at if type(at) is int else None
         if kid not in have:
-            detail = f"key {kid[:16]}... registered in the log is missing from {KEYS}"
+            detail = f"key {kid[:16]}... registered in the log is missing from {member.KEYS}"
         elif kid not in want:
-            detail = f"{KEYS} lists key {kid[:16]}..., which no authorised key event registered"
+            detail = f"{member.KEYS} lists key {kid[:16]}..., which no authorised key event registered"
         else:
-            detail = f"{KEYS} entry for key {kid[:16]}... differs from the key events in the log"
+            detail = f"{member.KEYS} entry for key {kid[:16]}... differs from the key events in the log"
         faults.append(_mismatch(detail, position))
     return faults

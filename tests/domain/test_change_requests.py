@@ -3,15 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
-from domain.errors import (
-    DuplicateError,
-    InvalidStateError,
-    NotAuthorisedError,
-    NotFoundError,
-    SegregationOfDutiesError,
-    ValidationError,
-    WouldOverdrawError,
-)
+from domain import errors
 from tests.domain.helpers import CODE, refused
 
 
@@ -56,39 +48,39 @@ def test_reject_and_withdraw(world):
     p = app.project(CODE)
     assert p.change_request(a)["status"] == "rejected" and p.change_request(b)["status"] == "withdrawn"
     for command in (app.approve_change_request, app.reject_change_request):
-        refused(app, InvalidStateError, command, world.sponsor, CODE, a, reason="x")
-    refused(app, InvalidStateError, app.withdraw_change_request, world.pm, CODE, b, reason="x")
-    refused(app, ValidationError, app.reject_change_request, world.sponsor, CODE, submit(world), reason="")
+        refused(app, errors.InvalidStateError, command, world.sponsor, CODE, a, reason="x")
+    refused(app, errors.InvalidStateError, app.withdraw_change_request, world.pm, CODE, b, reason="x")
+    refused(app, errors.ValidationError, app.reject_change_request, world.sponsor, CODE, submit(world), reason="")
 
 
 def test_submission_refusals(world):
     app = world.app
     world.locked()
-    refused(app, ValidationError, submit, world, scope_impact="")
-    refused(app, NotFoundError, submit, world, cost_impacts=[{"line": "XX-01", "amount": "-1.00"}])
-    refused(app, ValidationError, submit, world, cost_impacts=[{"line": "XX-01", "amount": "1.00"}])
-    refused(app, ValidationError, submit, world, cost_impacts=[{"line": "HW-01", "amount": "0"}])
-    refused(app, ValidationError, submit, world, cost_impacts=[{"line": "HW-01", "amount": "1"},
+    refused(app, errors.ValidationError, submit, world, scope_impact="")
+    refused(app, errors.NotFoundError, submit, world, cost_impacts=[{"line": "XX-01", "amount": "-1.00"}])
+    refused(app, errors.ValidationError, submit, world, cost_impacts=[{"line": "XX-01", "amount": "1.00"}])
+    refused(app, errors.ValidationError, submit, world, cost_impacts=[{"line": "HW-01", "amount": "0"}])
+    refused(app, errors.ValidationError, submit, world, cost_impacts=[{"line": "HW-01", "amount": "1"},
                                                                 {"line": "HW-01", "amount": "2"}])
-    refused(app, NotFoundError, submit, world, schedule_impacts=[{"milestone": "M-77", "planned_finish": "2026-01-01"}])
-    refused(app, ValidationError, submit, world, schedule_impacts=[{"milestone": "M-01"}])
-    refused(app, ValidationError, submit, world, deliverables=[
+    refused(app, errors.NotFoundError, submit, world, schedule_impacts=[{"milestone": "M-77", "planned_finish": "2026-01-01"}])
+    refused(app, errors.ValidationError, submit, world, schedule_impacts=[{"milestone": "M-01"}])
+    refused(app, errors.ValidationError, submit, world, deliverables=[
         {"deliverable": "D-1", "name": "x"}, {"deliverable": "D-1", "name": "y"}])
-    refused(app, ValidationError, submit, world, justification=" ")
+    refused(app, errors.ValidationError, submit, world, justification=" ")
 
 
 def test_approval_segregation_and_role(world):
     app = world.app
     world.locked()
     cr = submit(world)
-    refused(app, NotAuthorisedError, app.approve_change_request, world.fiscal, CODE, cr)
-    refused(app, NotAuthorisedError, app.approve_change_request, world.pmo, CODE, cr)
+    refused(app, errors.NotAuthorisedError, app.approve_change_request, world.fiscal, CODE, cr)
+    refused(app, errors.NotAuthorisedError, app.approve_change_request, world.pmo, CODE, cr)
     app.grant_role(world.admin, "pm", "sponsor", project=CODE, reason="acting")
-    refused(app, SegregationOfDutiesError, app.approve_change_request, world.pm, CODE, cr)
-    refused(app, SegregationOfDutiesError, app.reject_change_request, world.pm, CODE, cr, reason="x")
+    refused(app, errors.SegregationOfDutiesError, app.approve_change_request, world.pm, CODE, cr)
+    refused(app, errors.SegregationOfDutiesError, app.reject_change_request, world.pm, CODE, cr, reason="x")
     # The change board can be the PMO lead instead of the sponsor.
     app.change_policy(world.pmo, {"change_approver_role": "pmo"}, reason="change board")
-    refused(app, NotAuthorisedError, app.approve_change_request, world.sponsor, CODE, cr)
+    refused(app, errors.NotAuthorisedError, app.approve_change_request, world.sponsor, CODE, cr)
     app.approve_change_request(world.pmo, CODE, cr)
 
 
@@ -99,7 +91,7 @@ def test_approval_refused_when_a_cut_would_overdraw(world):
     e = world.expenditure("35000.00")
     app.approve_expenditure(world.fiscal, CODE, e)
     app.approve_expenditure(world.fiscal2, CODE, e)
-    err = refused(app, WouldOverdrawError, app.approve_change_request, world.sponsor, CODE, cr)
+    err = refused(app, errors.WouldOverdrawError, app.approve_change_request, world.sponsor, CODE, cr)
     assert str(err) == "this change would overdraw line HW-01 by 5,000.00; available 15,000.00"
 
 
@@ -109,5 +101,5 @@ def test_approval_refused_when_baseline_moved(world):
     cr = submit(world, cost_impacts=[{"line": "SW-01", "amount": "10.00", "name": "Licences",
                                       "category": "software"}])
     app.add_budget_line(world.pm, CODE, line="SW-01", name="Licences", category="software", amount="5")
-    refused(app, DuplicateError, app.approve_change_request, world.sponsor, CODE, cr)
-    refused(app, NotFoundError, app.approve_change_request, world.sponsor, CODE, "CR-404")
+    refused(app, errors.DuplicateError, app.approve_change_request, world.sponsor, CODE, cr)
+    refused(app, errors.NotFoundError, app.approve_change_request, world.sponsor, CODE, "CR-404")

@@ -4,14 +4,7 @@ from datetime import date
 
 import pytest
 
-from domain.errors import (
-    DuplicateError,
-    InvalidStateError,
-    NotAuthorisedError,
-    NotFoundError,
-    SegregationOfDutiesError,
-    ValidationError,
-)
+from domain import errors
 from domain.services import PMOApplication
 from ledger.application import init_ledger
 from tests.domain.helpers import CODE, PW, refused
@@ -29,14 +22,14 @@ def test_bootstrap_enrols_admin_with_key_registered_in_the_ring(world):
 def test_bootstrap_only_once(world, tmp_path, monkeypatch):
     app = world.app
     root = app.root_signer(PW)
-    refused(app, DuplicateError, app.bootstrap, root, username="x", name="X", passphrase=PW)
+    refused(app, errors.DuplicateError, app.bootstrap, root, username="x", name="X", passphrase=PW)
 
 
 def test_bootstrap_on_fresh_ledger_writes_directory_policy_and_key(tmp_path, monkeypatch):
     monkeypatch.setenv("PMO_LEDGER_PASSPHRASE", PW)
     app, root = init_ledger(f"sqlite:///{tmp_path}/l.db", PW, app_class=PMOApplication)
     try:
-        with pytest.raises(NotFoundError):
+        with pytest.raises(errors.NotFoundError):
             app.directory()
         admin = app.bootstrap(root, username="root-admin", name="Rae Admin", passphrase=PW)
         assert admin.user_id == "root-admin" and admin.name == "Rae Admin"
@@ -58,7 +51,7 @@ def test_enrol_grant_and_act(world):
                         start_date=date(2025, 1, 1), target_finish=date(2025, 12, 31), fund="GF",
                         cost_centre="CC", funding_type="operating")
     # A per-project role does not reach other projects.
-    refused(app, NotAuthorisedError, app.amend_charter, newpm, CODE.replace("014", "999"),
+    refused(app, errors.NotAuthorisedError, app.amend_charter, newpm, CODE.replace("014", "999"),
             {"title": "x"}, reason="x")
     assert app.directory().roles_of("newpm", "IT-2026-999") == []
     assert app.directory().roles_of("newpm", CODE) == ["pm"]
@@ -66,33 +59,33 @@ def test_enrol_grant_and_act(world):
 
 def test_only_admins_enrol_and_grant(world):
     app = world.app
-    refused(app, NotAuthorisedError, app.enrol_person, world.pm, username="x", name="X", passphrase=PW)
-    refused(app, NotAuthorisedError, app.grant_role, world.pm, "pm2", "fiscal", reason="x")
+    refused(app, errors.NotAuthorisedError, app.enrol_person, world.pm, username="x", name="X", passphrase=PW)
+    refused(app, errors.NotAuthorisedError, app.grant_role, world.pm, "pm2", "fiscal", reason="x")
 
 
 def test_enrolment_refusals(world):
     app, admin = world.app, world.admin
-    refused(app, DuplicateError, app.enrol_person, admin, username="pm", name="Again", passphrase=PW)
-    refused(app, ValidationError, app.enrol_person, admin, username="Bad Name", name="X", passphrase=PW)
-    refused(app, ValidationError, app.enrol_person, admin, username="ok", name=" ", passphrase=PW)
+    refused(app, errors.DuplicateError, app.enrol_person, admin, username="pm", name="Again", passphrase=PW)
+    refused(app, errors.ValidationError, app.enrol_person, admin, username="Bad Name", name="X", passphrase=PW)
+    refused(app, errors.ValidationError, app.enrol_person, admin, username="ok", name=" ", passphrase=PW)
 
 
 def test_grant_refusals(world):
     app, admin = world.app, world.admin
-    refused(app, ValidationError, app.grant_role, admin, "pm", "king", reason="x")
-    refused(app, ValidationError, app.grant_role, admin, "pm", "admin", project=CODE, reason="x")
-    refused(app, DuplicateError, app.grant_role, admin, "pm", "pm", reason="again")
-    refused(app, ValidationError, app.grant_role, admin, "pm", "fiscal", reason="  ")
-    refused(app, NotFoundError, app.grant_role, admin, "ghost", "pm", reason="x")
-    refused(app, InvalidStateError, app.revoke_role, admin, "pm", "fiscal", reason="x")
-    refused(app, SegregationOfDutiesError, app.revoke_role, admin, "admin", "admin", reason="x")
+    refused(app, errors.ValidationError, app.grant_role, admin, "pm", "king", reason="x")
+    refused(app, errors.ValidationError, app.grant_role, admin, "pm", "admin", project=CODE, reason="x")
+    refused(app, errors.DuplicateError, app.grant_role, admin, "pm", "pm", reason="again")
+    refused(app, errors.ValidationError, app.grant_role, admin, "pm", "fiscal", reason="  ")
+    refused(app, errors.NotFoundError, app.grant_role, admin, "ghost", "pm", reason="x")
+    refused(app, errors.InvalidStateError, app.revoke_role, admin, "pm", "fiscal", reason="x")
+    refused(app, errors.SegregationOfDutiesError, app.revoke_role, admin, "admin", "admin", reason="x")
 
 
 def test_revoked_role_is_refused_at_that_moment(world):
     app = world.app
     world.charter()
     app.revoke_role(world.admin, "pm", "pm", reason="moved to another department")
-    refused(app, NotAuthorisedError, app.amend_charter, world.pm, CODE, {"title": "New"},
+    refused(app, errors.NotAuthorisedError, app.amend_charter, world.pm, CODE, {"title": "New"},
             reason="x", match="needs the pm role")
     app.grant_role(world.admin, "pm", "pm", project=CODE, reason="back on this project")
     app.amend_charter(world.pm, CODE, {"title": "New"}, reason="renamed")
@@ -103,18 +96,18 @@ def test_deactivated_person_cannot_act_or_log_in(world):
     pm = world.pm
     app.deactivate_person(world.admin, "pm", reason="left the city")
     assert not app.check_password("pm", "demo")
-    refused(app, NotAuthorisedError, world.charter)
-    with pytest.raises(NotAuthorisedError):
+    refused(app, errors.NotAuthorisedError, world.charter)
+    with pytest.raises(errors.NotAuthorisedError):
         app.actor("pm", PW)
     assert pm.signer.key_id in app.keyring().keys and app.keyring().keys[pm.signer.key_id]["revoked"]
-    refused(app, SegregationOfDutiesError, app.deactivate_person, world.admin, "admin", reason="x")
+    refused(app, errors.SegregationOfDutiesError, app.deactivate_person, world.admin, "admin", reason="x")
 
 
 def test_reissued_key_replaces_the_old_one(world):
     app = world.app
     old = world.pm
     new_key = app.reissue_key(world.admin, "pm", passphrase=PW, reason="laptop lost")
-    refused(app, NotAuthorisedError, app.charter_project, old, code=CODE, title="t", sponsor="s",
+    refused(app, errors.NotAuthorisedError, app.charter_project, old, code=CODE, title="t", sponsor="s",
             project_manager="p", business_relationship_manager="b", objectives=["o"],
             scope_statement="s", start_date=date(2025, 1, 1), target_finish=date(2025, 2, 1),
             fund="f", cost_centre="c", funding_type="capital")
@@ -122,7 +115,7 @@ def test_reissued_key_replaces_the_old_one(world):
     assert fresh.signer.key_id == new_key
     world._actors.clear()
     world.charter()
-    refused(app, SegregationOfDutiesError, app.reissue_key, world.admin, "admin", passphrase=PW,
+    refused(app, errors.SegregationOfDutiesError, app.reissue_key, world.admin, "admin", passphrase=PW,
             reason="x")
 
 
@@ -145,7 +138,7 @@ def test_granting_admin_reissues_the_key_with_key_management_authority(world):
     assert new_key != old_key and ring.keys[old_key]["revoked"]
     assert ring.keys[new_key]["may_register_keys"] is True and ring.keys[new_key]["owner"] == "pmo"
     # The old session's key can no longer act; signing in again gives the new, held key.
-    refused(app, NotAuthorisedError, app.enrol_person, world.pmo, username="x", name="X",
+    refused(app, errors.NotAuthorisedError, app.enrol_person, world.pmo, username="x", name="X",
             passphrase=PW, match="not Polly Lead's current key")
     pmo = app.actor("pmo", PW)
     assert pmo.signer.key_id == new_key
@@ -164,7 +157,7 @@ def test_revoking_admin_reissues_the_key_without_key_management_authority(world)
     ring, new_key = app.keyring(), app.person("pmo")["key_id"]
     assert ring.keys[admin_key]["revoked"] and ring.keys[new_key]["may_register_keys"] is False
     pmo = app.actor("pmo", PW)
-    refused(app, NotAuthorisedError, app.enrol_person, pmo, username="y", name="Y",
+    refused(app, errors.NotAuthorisedError, app.enrol_person, pmo, username="y", name="Y",
             passphrase=PW, match="needs the admin role")
     # Still a PMO lead, signing with the new key.
     app.change_policy(pmo, {"pending_days_limit": 20}, reason="longer queues allowed")
@@ -181,12 +174,12 @@ def test_other_roles_leave_the_key_alone(world):
 
 def test_admin_grant_refusals_write_nothing(world, monkeypatch):
     app = world.app
-    refused(app, DuplicateError, app.grant_role, world.admin, "admin", "admin", reason="x",
+    refused(app, errors.DuplicateError, app.grant_role, world.admin, "admin", "admin", reason="x",
             passphrase=PW)
-    refused(app, NotAuthorisedError, app.grant_role, world.pm, "pm2", "admin", reason="x",
+    refused(app, errors.NotAuthorisedError, app.grant_role, world.pm, "pm2", "admin", reason="x",
             passphrase=PW, match="needs the admin role")
     monkeypatch.delenv("PMO_LEDGER_PASSPHRASE")
-    refused(app, ValidationError, app.grant_role, world.admin, "pmo", "admin", reason="x",
+    refused(app, errors.ValidationError, app.grant_role, world.admin, "pmo", "admin", reason="x",
             match="passphrase")
     assert not app.directory().has_role("pmo", "admin")
 
@@ -207,7 +200,7 @@ def test_a_signer_not_matching_the_person_is_refused(world):
     impostor = Actor("fiscal", "Fay Fiscal", world.pm.signer)
     world.baseline()
     e = world.expenditure("100.00")
-    refused(app, NotAuthorisedError, app.approve_expenditure, impostor, CODE, e,
+    refused(app, errors.NotAuthorisedError, app.approve_expenditure, impostor, CODE, e,
             match="not Fay Fiscal's current key")
 
 
@@ -219,8 +212,8 @@ def test_passwords_are_hashed_outside_the_log(world):
     assert app.check_password("pm", "s3cret!") and not app.check_password("pm", "demo")
     stored = app.recorder.fetch("SELECT password_hash FROM pmo_credentials WHERE username = ?", ("pm",))
     assert "s3cret" not in stored[0][0]
-    refused(app, NotAuthorisedError, app.set_password, "fiscal", "xxxx", actor=world.pm)
-    refused(app, ValidationError, app.set_password, "pm", "x")
+    refused(app, errors.NotAuthorisedError, app.set_password, "fiscal", "xxxx", actor=world.pm)
+    refused(app, errors.ValidationError, app.set_password, "pm", "x")
     assert not app.check_password("nobody", "demo")
 
 
@@ -229,13 +222,13 @@ def test_api_tokens(world):
     token_id, token = app.issue_api_token(world.pm, "pm", label="laptop")
     assert app.user_for_token(token) == "pm"
     assert app.user_for_token("nope") is None
-    refused(app, NotAuthorisedError, app.issue_api_token, world.pm, "fiscal", label="x")
+    refused(app, errors.NotAuthorisedError, app.issue_api_token, world.pm, "fiscal", label="x")
     _, other = app.issue_api_token(world.admin, "fiscal", label="integration")
     assert app.user_for_token(other) == "fiscal"
-    refused(app, NotAuthorisedError, app.revoke_api_token, world.fiscal, token_id)
+    refused(app, errors.NotAuthorisedError, app.revoke_api_token, world.fiscal, token_id)
     app.revoke_api_token(world.pm, token_id)
     assert app.user_for_token(token) is None
-    refused(app, NotFoundError, app.revoke_api_token, world.pm, "missing")
+    refused(app, errors.NotFoundError, app.revoke_api_token, world.pm, "missing")
     stored = app.recorder.fetch("SELECT token_hash FROM pmo_api_tokens")
     assert all(token not in r[0] for r in stored)
 
@@ -246,8 +239,8 @@ def test_api_tokens_expire(world):
     from domain.clock import simulated
 
     app = world.app
-    refused(app, ValidationError, app.issue_api_token, world.pm, "pm", label="x", days=0)
-    refused(app, ValidationError, app.issue_api_token, world.pm, "pm", label="x", days=366)
+    refused(app, errors.ValidationError, app.issue_api_token, world.pm, "pm", label="x", days=0)
+    refused(app, errors.ValidationError, app.issue_api_token, world.pm, "pm", label="x", days=366)
     _, token = app.issue_api_token(world.pm, "pm", label="day", days=1)
     later = datetime.now(UTC) + timedelta(days=1, seconds=1)
     assert app.user_for_token(token) == "pm"

@@ -2,16 +2,7 @@
 
 from decimal import Decimal
 
-from domain.errors import (
-    DuplicateError,
-    InvalidStateError,
-    NotAuthorisedError,
-    NotFoundError,
-    SegregationOfDutiesError,
-    ThresholdApprovalsError,
-    ValidationError,
-    WouldOverdrawError,
-)
+from domain import errors
 from tests.domain.helpers import CODE, refused
 
 
@@ -34,34 +25,34 @@ def test_transfer_moves_budget_and_keeps_the_total(world):
     r = transfer(world, "1.00")
     app.reject_budget_transfer(world.fiscal, CODE, r, reason="not justified")
     assert app.project(CODE).transfer(r)["status"] == "rejected"
-    refused(app, InvalidStateError, app.approve_budget_transfer, world.fiscal, CODE, r)
+    refused(app, errors.InvalidStateError, app.approve_budget_transfer, world.fiscal, CODE, r)
 
 
 def test_transfer_never_exceeds_source_available(world):
     app = world.app
     world.locked()
-    err = refused(app, WouldOverdrawError, transfer, world, "50000.01", src="HW-01", dst="LB-01")
+    err = refused(app, errors.WouldOverdrawError, transfer, world, "50000.01", src="HW-01", dst="LB-01")
     assert str(err) == "this transfer would overdraw line HW-01 by 0.01; available 50,000.00"
     t = transfer(world, "30000.00", src="HW-01", dst="LB-01")
     po = app.submit_commitment(world.pm, CODE, po_number="PO-7", vendor="Dell", line="HW-01", amount="25000.00")
     app.approve_commitment(world.fiscal, CODE, po)
-    refused(app, WouldOverdrawError, app.approve_budget_transfer, world.fiscal2, CODE, t)
+    refused(app, errors.WouldOverdrawError, app.approve_budget_transfer, world.fiscal2, CODE, t)
 
 
 def test_transfer_refusals(world):
     app = world.app
     world.locked()
-    refused(app, ValidationError, transfer, world, "10.00", src="HW-01", dst="HW-01")
-    refused(app, NotFoundError, transfer, world, "10.00", src="XX")
-    refused(app, ValidationError, transfer, world, "0")
-    refused(app, ValidationError, app.request_budget_transfer, world.pm, CODE, from_line="LB-01",
+    refused(app, errors.ValidationError, transfer, world, "10.00", src="HW-01", dst="HW-01")
+    refused(app, errors.NotFoundError, transfer, world, "10.00", src="XX")
+    refused(app, errors.ValidationError, transfer, world, "0")
+    refused(app, errors.ValidationError, app.request_budget_transfer, world.pm, CODE, from_line="LB-01",
             to_line="HW-01", amount="5", reason="")
     t = transfer(world, "10.00")
-    refused(app, NotAuthorisedError, app.approve_budget_transfer, world.sponsor, CODE, t)
+    refused(app, errors.NotAuthorisedError, app.approve_budget_transfer, world.sponsor, CODE, t)
     app.grant_role(world.admin, "pm", "fiscal", project=CODE, reason="acting")
-    refused(app, SegregationOfDutiesError, app.approve_budget_transfer, world.pm, CODE, t)
-    refused(app, SegregationOfDutiesError, app.reject_budget_transfer, world.pm, CODE, t, reason="x")
-    refused(app, NotFoundError, app.approve_budget_transfer, world.fiscal, CODE, "TR-999")
+    refused(app, errors.SegregationOfDutiesError, app.approve_budget_transfer, world.pm, CODE, t)
+    refused(app, errors.SegregationOfDutiesError, app.reject_budget_transfer, world.pm, CODE, t, reason="x")
+    refused(app, errors.NotFoundError, app.approve_budget_transfer, world.fiscal, CODE, "TR-999")
 
 
 def po(world, number="PO-1", amount="20000.00", line="HW-01"):
@@ -86,7 +77,7 @@ def test_commitment_lifecycle(world):
     p = app.project(CODE)
     assert p.commitment(n)["status"] == "closed" and p.commitment(n)["released"] == Decimal("8000.00")
     assert p.available("HW-01") == Decimal("38000.00")
-    refused(app, InvalidStateError, app.release_commitment, world.fiscal, CODE, n, reason="x")
+    refused(app, errors.InvalidStateError, app.release_commitment, world.fiscal, CODE, n, reason="x")
 
 
 def test_release_and_reject(world):
@@ -99,29 +90,29 @@ def test_release_and_reject(world):
     p = app.project(CODE)
     assert p.commitment(a)["status"] == "released" and p.commitment(b)["status"] == "rejected"
     assert p.lines["HW-01"]["committed"] == 0
-    refused(app, NotAuthorisedError, app.release_commitment, world.pm, CODE, a, reason="x")
+    refused(app, errors.NotAuthorisedError, app.release_commitment, world.pm, CODE, a, reason="x")
 
 
 def test_commitment_refusals(world):
     app = world.app
     world.locked()
     n = po(world)
-    refused(app, DuplicateError, po, world)
-    refused(app, NotFoundError, po, world, "PO-2", line="XX")
-    refused(app, ValidationError, po, world, "PO-2", amount="-3")
-    refused(app, NotAuthorisedError, app.approve_commitment, world.admin, CODE, n)
+    refused(app, errors.DuplicateError, po, world)
+    refused(app, errors.NotFoundError, po, world, "PO-2", line="XX")
+    refused(app, errors.ValidationError, po, world, "PO-2", amount="-3")
+    refused(app, errors.NotAuthorisedError, app.approve_commitment, world.admin, CODE, n)
     app.grant_role(world.admin, "admin", "fiscal", reason="covering leave")
-    refused(app, SegregationOfDutiesError, app.approve_commitment, world.admin, CODE, n,
+    refused(app, errors.SegregationOfDutiesError, app.approve_commitment, world.admin, CODE, n,
             match="administrators approve nothing")
-    refused(app, NotAuthorisedError, app.approve_commitment, world.sponsor, CODE, n)
-    refused(app, InvalidStateError, app.close_commitment, world.pm, CODE, n, reason="x")
+    refused(app, errors.NotAuthorisedError, app.approve_commitment, world.sponsor, CODE, n)
+    refused(app, errors.InvalidStateError, app.close_commitment, world.pm, CODE, n, reason="x")
     big = po(world, "PO-BIG", amount="60000.00", line="LB-01")
     app.approve_commitment(world.fiscal, CODE, big)
-    refused(app, SegregationOfDutiesError, app.approve_commitment, world.fiscal, CODE, big)
+    refused(app, errors.SegregationOfDutiesError, app.approve_commitment, world.fiscal, CODE, big)
     assert app.project(CODE).commitment(big)["status"] == "pending"
     app.approve_commitment(world.fiscal2, CODE, big)
     assert app.project(CODE).commitment(big)["status"] == "open"
     over = po(world, "PO-OVER", amount="50000.01")
-    refused(app, WouldOverdrawError, app.approve_commitment, world.fiscal, CODE, over)
+    refused(app, errors.WouldOverdrawError, app.approve_commitment, world.fiscal, CODE, over)
     huge = po(world, "PO-HUGE", amount="120000.00", line="LB-01")
-    refused(app, ThresholdApprovalsError, app.approve_commitment, world.sponsor, CODE, huge)
+    refused(app, errors.ThresholdApprovalsError, app.approve_commitment, world.sponsor, CODE, huge)
