@@ -105,7 +105,7 @@ def _good() -> str:
     return notes.sign(CP, ROOT)
 
 
-@pytest.mark.parametrize("text,message", [
+MALFORMED = [
     ("", "no blank line"),
     ("just one line\n", "no blank line"),
     (_good().replace("\n\n", "\n"), "no blank line"),
@@ -123,7 +123,12 @@ def _good() -> str:
     (_good().rstrip("\n") + " extra\n", "malformed signature line"),
     (_good().split("\n\n")[0] + "\n\n\u2014 x " + b64(bytes(60)) + "\n", "60 bytes, expected 68"),
     (_good().split("\n\n")[0] + "\n\n\u2014 x %%%%\n", "signature is not base64"),
-])
+]
+
+
+# Ids by case, not by text: the texts carry a signature by this process's random key, and
+# every pytest-xdist worker must collect the same ids.
+@pytest.mark.parametrize("text,message", MALFORMED, ids=[f"{i}-{m}" for i, (_, m) in enumerate(MALFORMED)])
 def test_malformed_notes_are_refused(text, message):
     with pytest.raises(CheckpointFormatError, match=message):
         notes.verify(text, ROOT.public_bytes)

@@ -39,6 +39,10 @@ PENDING: deque[tuple[str, str]] = deque()  # (project, expenditure) awaiting app
 ACKNOWLEDGED: list[dict[str, Any]] = []  # every 2xx write: kind, project, id, status, position
 ANSWERED_ERROR: list[dict[str, Any]] = []  # writes whose last answer was an error: never recorded
 UNANSWERED: list[dict[str, Any]] = []  # writes never answered, even when sent again
+# Writes sent and not yet settled in one of the lists above. One still here when the run
+# ends was cut short (its user stopped, or its answer broke off mid-body): it may have been
+# recorded, so it counts as unanswered.
+IN_FLIGHT: dict[str, dict[str, Any]] = {}
 COUNTS = {"retries": 0, "replayed": 0}
 # Seconds before each repeat of a write: each under gunicorn's keep-alive (2 s), so the
 # repeat does not meet its connection closed by the server meanwhile (no answer, again).
@@ -177,18 +181,25 @@ class Office(FastHttpUser):
              headers: dict[str, str], marker: str) -> dict[str, Any] | None:
         """POST one write with its own Idempotency-Key, again while the answer says to;
         then note what became of it. The acknowledged answer, or None."""
-        headers = {**headers, "Idempotency-Key": uuid.uuid4().hex}
-        attempts = 0
+        key = uuid.uuid4().hex
+        write = {"kind": kind, "key": ITEM_KEYS[kind], "project": code,
+                 "marker": {MARKERS[kind]: marker}, "topic": TOPICS[kind], "attempts": 0,
+                 "status": 0, "at": time.time()}
+        IN_FLIGHT[key] = write
+        answer = self._settle(path, name, body, {**headers, "Idempotency-Key": key}, write)
+        del IN_FLIGHT[key]
+        return answer
+
+    def _settle(self, path: str, name: str, body: dict[str, Any], headers: dict[str, str],
+                write: dict[str, Any]) -> dict[str, Any] | None:
         for pause in (*RETRY_PAUSES, None):
-            attempts += 1
+            write["attempts"] += 1
             r = self.call("POST", path, name, json=body, headers=headers)
             if pause is None or not _ask_again(r):
                 break
             COUNTS["retries"] += 1
             time.sleep(pause)  # gevent's, under locust
-        write = {"kind": kind, "key": ITEM_KEYS[kind], "project": code,
-                 "marker": {MARKERS[kind]: marker}, "topic": TOPICS[kind], "attempts": attempts,
-                 "status": r.status_code or 0, "at": time.time()}
+        write.update(status=r.status_code or 0, at=time.time())
         if not 200 <= r.status_code < 300:
             # Still "in use" after every retry: the first attempt is still being answered
             # (its save may yet commit), so the outcome is unknown, as with no answer.

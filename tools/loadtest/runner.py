@@ -61,7 +61,7 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
         "failures": len(failures), "failure_samples": failures[:FAILURE_SAMPLES],
         "failure_times": [(f["t"], f["status"]) for f in failures],
         "acknowledged": mix.ACKNOWLEDGED, "answered_error": mix.ANSWERED_ERROR,
-        "unanswered": mix.UNANSWERED, **mix.COUNTS, "left_pending": len(mix.PENDING),
+        "unanswered": [*mix.UNANSWERED, *mix.IN_FLIGHT.values()], **mix.COUNTS, "left_pending": len(mix.PENDING),
     }
 
 
