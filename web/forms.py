@@ -1,4 +1,4 @@
-"""Reading HTML forms through the shared marshmallow schemas (web/schemas.py), and
+"""Reading HTML forms through the shared marshmallow schemas (web/schemas/), and
 describing a schema's fields for the one form template.
 
 Views never read request.form fields by hand:

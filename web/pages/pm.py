@@ -2,7 +2,7 @@
 milestone, transfer request, commitment, expenditure (with the invoice file, whose SHA-256
 is recorded), progress, risk, status report and gate review request.
 
-Every form is loaded through its shared schema (web/schemas.py). A refused form — by the
+Every form is loaded through its shared schema (web/schemas/commands.py). A refused form — by the
 schema or by the domain — is shown again with what the user typed and a message by each
 field, status 422 (403 for a refusal of who is acting, 409 for a duplicate); nothing is
 written then. Success redirects to the project page with a message.
