@@ -80,7 +80,7 @@ def log_checks(url: str, acknowledged: list[dict[str, Any]],
         rows = {r.position: r for r in app.read_chain(1, size)} if size else {}
     finally:
         app.close()
-    missing = [w for w in acknowledged if not _logged(w, rows)]
+    missing = [{**w, "found_at": _positions_of(w, rows)} for w in acknowledged if not _logged(w, rows)]
     marked = [w for w in (*acknowledged, *answered_error, *unanswered) if w.get("marker")]
     counts = _marker_counts(marked, rows)
     refused_recorded = [w for w in answered_error if w.get("marker") and counts[_marker(w)]]
@@ -121,6 +121,19 @@ def _logged(write: dict[str, Any], rows: dict[int, Any]) -> bool:
     candidates = [rows.get(write["position"])] if write.get("position") else rows.values()
     return any(row is not None and UUID(str(row.originator_id)) == wanted
                and _payload(row).get(write["key"]) == write["id"] for row in candidates)
+
+
+def _positions_of(write: dict[str, Any], rows: dict[int, Any]) -> list[tuple[int, str]]:
+    """Where the log holds the write's item (its project's events naming its id), and what
+    is at the position its answer gave: what a missing write's report needs."""
+    wanted = project_id(write["project"])
+    found = [(pos, str(row.topic).rsplit(".", 1)[-1]) for pos, row in rows.items()
+             if UUID(str(row.originator_id)) == wanted and _payload(row).get(write["key"]) == write["id"]]
+    at = rows.get(write.get("position") or 0)
+    if at is not None:
+        found.append((at.position, f"answered position: {str(at.topic).rsplit('.', 1)[-1]} "
+                                   f"{ {k: v for k, v in _payload(at).items() if k.endswith('_id')} }"))
+    return found
 
 
 def _payload(row: Any) -> dict[str, Any]:
