@@ -35,6 +35,9 @@ from ledger.recorders.chain import (
 )
 from ledger.rows import ChainRow, UnchainedRow
 
+# A save's own event, looked for after its retry met the event's version already taken.
+_OWN_EVENT_SQL = ("SELECT position, notification_id, signature, chain_hash FROM {chain} "
+                  "WHERE originator_id = %s AND originator_version = %s")
 # PostgreSQL: all of a save's chain rows in one statement (executemany is a round trip
 # per row's worth of work; unnest over arrays is one).
 INSERT_CHAIN_UNNEST_SQL = (
@@ -127,18 +130,43 @@ class SignedPostgresApplicationRecorder(PostgresApplicationRecorder, ChainQuerie
         signed = sign_events(stored_events, kwargs.get("signer"))
         if not stored_events:
             return []
+        attempts: list[int] = []
         try:
             with receipts_only_if_committed(kwargs):
-                return super().insert_events(stored_events, **{**kwargs, "signed": signed})
+                return super().insert_events(stored_events, **{**kwargs, "signed": signed,
+                                                               "attempts": attempts})
         except _Refusal as refusal:
             raise refusal.error from None
         except IntegrityError as e:
-            raise VersionConflictError(conflict_message(stored_events)) from e
+            # Tried again after a broken connection, the save may meet its own events: the
+            # earlier attempt committed and only its answer was lost. Those are the same
+            # records under the same signatures; anyone else's are a conflict.
+            ids = self._committed_earlier(stored_events, signed, kwargs) if len(attempts) > 1 else None
+            if ids is None:
+                raise VersionConflictError(conflict_message(stored_events)) from e
+            return ids
+
+    def _committed_earlier(self, stored_events: Sequence[StoredEvent], signed: Sequence[tuple[bytes, bytes]],
+                           kwargs: dict[str, Any]) -> list[int] | None:
+        """The notification ids of `stored_events` when the log holds exactly these records
+        (each signature the one this save made), with their receipts read from the log; else None."""
+        rows = []
+        for event, (_, signature) in zip(stored_events, signed, strict=True):
+            found = self.fetch(_OWN_EVENT_SQL, (str(event.originator_id), event.originator_version))
+            if len(found) != 1 or bytes(found[0][2]) != signature:
+                return None
+            rows.append(found[0])
+        receipts = kwargs.get("receipts")
+        if receipts is not None:
+            receipts[:] = make_receipts(stored_events, [int(r[0]) for r in rows], signed,
+                                        [bytes(r[3]) for r in rows])
+        return [int(r[1]) for r in rows]
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         # The library's first hook of each attempt, inside its transaction: an attempt
         # that is tried again reports nothing of its own.
         start_receipts(kwargs)
+        kwargs["attempts"].append(1)
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         # The library's hook for the insert itself: the library's EXCLUSIVE lock and
