@@ -15,12 +15,20 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from time import perf_counter
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from ledger.application import LedgerApplication, init_ledger, open_ledger
 from ledger.keys import PASSPHRASE_ENV, Signer
 from tests.support import PASSPHRASE
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow files (marked `slow`) first, each in its own order: pytest-xdist hands out
+    whole files in this order, so the longest start at once instead of ending the run."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
 
 PG_HOST = os.environ.get("PMO_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PMO_TEST_PG_PORT", "5432"))
@@ -153,3 +161,12 @@ def copy_demo(template: SimpleNamespace, folder: Path) -> str:
     target = folder / "demo.db"
     shutil.copy(template.path, target)
     return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def load_holder() -> Iterator[list[Any]]:
+    """Loads started by a fault test (tests/faults.py `Load`), killed if it fails half-way."""
+    loads: list[Any] = []
+    yield loads
+    for load in loads:
+        load.stop()

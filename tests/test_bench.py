@@ -19,6 +19,8 @@ from tests.conftest import PG_HOST, PG_PORT, pg_admin, require_postgres
 from tools.bench.command import bench_command
 from tools.bench.ledger import TARGETS, BenchDatabaseNotEmptyError, _interleaved, analyse, run_bench
 
+pytestmark = pytest.mark.slow  # started first: see tests/conftest.py
+
 RATES = ("raw_append_1", "signed_append_1", "raw_append_100",
          "signed_append_100", "ed25519_verify_1core", "verify_limit", "verification",
          "signed_append_1_without_actor_check")

@@ -39,6 +39,8 @@ from web.app import create_app
 from web.cli import cli
 from web.ledger_access import close_ledger, get_pmo, get_read_models
 
+pytestmark = pytest.mark.slow  # started first: see tests/conftest.py
+
 PW = "integrity-serving-passphrase"
 PASSWORD = "demo-password"
 CODE = "IT-2026-716"

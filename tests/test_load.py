@@ -29,6 +29,8 @@ from tests.conftest import (
 from tests.serving import PASSWORD, PW, cli, seed
 from tools.loadtest.stats import Book, is_ok, percentile
 
+pytestmark = pytest.mark.slow  # started first: see tests/conftest.py
+
 
 def test_percentiles_are_exact_nearest_rank() -> None:
     ms = sorted(float(n) for n in range(1, 101))

@@ -30,6 +30,8 @@ from tests.conftest import DEMO_PW, PG_HOST, PG_PORT, copy_demo, pg_admin, requi
 from tests.domain.helpers import PW, World, enrol_cast
 from tests.support import count_chain, count_events, snapshot_of_tables
 
+pytestmark = pytest.mark.slow  # started first: see tests/conftest.py
+
 PMO_LEDGER = str(Path(sys.executable).parent / "pmo-ledger")
 READ_MODEL_COMMANDS = (
     ("report", "portfolio"), ("report", "budget"), ("report", "variance"), ("compliance",),

@@ -21,6 +21,8 @@ from ledger.application import ledger_size
 from tests.conftest import PG_HOST, PG_PORT, pg_admin, require_postgres
 from tests.serving import CODES, Served, TcpProxy, cli, seed, wait_for
 
+pytestmark = pytest.mark.slow  # started first: see tests/conftest.py
+
 THREADS = 8
 WRITES_PER_THREAD = 4
 

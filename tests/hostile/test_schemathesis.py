@@ -44,6 +44,8 @@ from tests.domain.helpers import CODE
 from tests.hostile.conftest import Hostile
 from web.app import create_app
 
+pytestmark = pytest.mark.slow  # started first: see tests/conftest.py
+
 # Per operation: examples + coverage cases + this many fuzzed ones; bounded so the hostile
 # suite stays within minutes on two shared cores.
 EXAMPLES = 100
