@@ -105,7 +105,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     # Money: transfers, commitments, expenditures.
     _c("request_budget_transfer", "money", "request budget transfers", PM,
        _P + "BudgetTransferRequested"),
-    _c("approve_budget_transfer", "money", "approve budget transfers", ("fiscal",),
+    _c("approve_budget_transfer", "money", "approve budget transfers", ("fiscal", "sponsor"),
        _P + "BudgetTransferApproved", approving=True),
     _c("reject_budget_transfer", "money", "reject budget transfers", ("fiscal",),
        _P + "BudgetTransferRejected", approving=True),

@@ -1,8 +1,9 @@
 Feature: Budget lines and transfers
   The project manager lays out the budget in lines (labour, hardware, software, vendor
   services, training, contingency) and edits them freely until G1 (planning) passes.
-  Money moves between lines by a transfer a fiscal officer approves: never more than the
-  source line has available, and the project's total never changes.
+  Money moves between lines by a transfer a fiscal officer approves -- two different ones
+  over 25,000.00, and then the sponsor over 100,000.00, as for expenditures: never more
+  than the source line has available, and the project's total never changes.
 
   Scenario: Before G1 the project manager adds and revises budget lines freely
     Given a chartered project
@@ -19,6 +20,17 @@ Feature: Budget lines and transfers
     And line LB-01 has a budget of 205,000.00
     And the project's total budget is 250,000.00
     And the latest event is signed by fiscal
+
+  Scenario: A transfer over 25,000.00 moves the money only on a second fiscal officer's approval
+    Given a baselined project
+    And pm has requested a transfer of 30,000.00 from LB-01 to HW-01
+    When fiscal approves the transfer
+    Then the transfer is pending
+    And line HW-01 has a budget of 50,000.00
+    When fiscal2 approves the transfer
+    Then the transfer is approved
+    And line HW-01 has a budget of 80,000.00
+    And the project's total budget is 250,000.00
 
   Scenario: A fiscal officer rejects a transfer with a reason
     Given a baselined project
@@ -53,7 +65,7 @@ Feature: Budget lines and transfers
     Given a baselined project
     And pm has requested a transfer of 1,000.00 from HW-01 to LB-01
     When pm2 approves the transfer
-    Then it is refused as not-authorised: "Priya Manager may not approve budget transfers on IT-2026-014: it needs the fiscal role, which they do not hold now"
+    Then it is refused as not-authorised: "Priya Manager may not approve budget transfers on IT-2026-014: it needs the fiscal or sponsor role, which they do not hold now"
     And the log length is unchanged
 
   Scenario: A budget line needs a known category
@@ -81,7 +93,7 @@ Feature: Budget lines and transfers
     And pm has requested a transfer of 1,000.00 from HW-01 to LB-01
     And the administrator has revoked fiscal's fiscal role
     When fiscal approves the transfer
-    Then it is refused as not-authorised saying "it needs the fiscal role, which they do not hold now"
+    Then it is refused as not-authorised saying "it needs the fiscal or sponsor role, which they do not hold now"
     And the log length is unchanged
 
   Scenario: A closed project takes no transfer

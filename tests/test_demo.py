@@ -147,7 +147,7 @@ APPROVER_ROLES = {  # what the act needs the signer to be
     "ExpenditureRejected": {"fiscal", "sponsor"},
     "ExpenditureReversed": {"fiscal"},
     "CommitmentApproved": {"fiscal", "sponsor"},
-    "BudgetTransferApproved": {"fiscal"},
+    "BudgetTransferApproved": {"fiscal", "sponsor"},
     "ChangeRequestApproved": {"sponsor"},
     "ChangeRequestRejected": {"sponsor"},
     "GateSignedOff": {"pmo", "sponsor", "fiscal"},

@@ -450,6 +450,8 @@ class ComplianceEvaluator:
 
     def _label(self, t: ProjectTrack, kind: str, key: str, state: dict[str, Any]) -> str:
         amount = f"{fmt(state['amount'])} {t.project.currency}"
+        if kind == "transfer":
+            return f"budget transfer {key} ({amount} from {state['from_line']} to {state['to_line']})"
         if kind == "expenditure":
             return (f"expenditure {key} ({amount}, {state['vendor']} invoice "
                     f"{state['invoice_number']}, line {state['line']})")
@@ -457,7 +459,7 @@ class ComplianceEvaluator:
 
     def _approval(self, t: ProjectTrack, pos: int, at: datetime, e: Any, kind: str, key: str,
                   state: dict[str, Any] | None) -> Item | None:
-        """Checks shared by expenditure and purchase-order approvals."""
+        """Checks shared by the approvals of expenditures, purchase orders and transfers."""
         item = self._self_decision(t, pos, e, kind, key)
         if item is None or state is None:
             return None
@@ -483,7 +485,8 @@ class ComplianceEvaluator:
         item.approvals.append(Approval(pos, e.actor_id, e.actor_name, e.role, held))
         if e.completes_approval:
             self._thresholds(t, pos, item, label, amount)
-            self._contingency(t, pos, e, item.position, state["line"], label)
+            drawn = state["from_line"] if kind == "transfer" else state["line"]
+            self._contingency(t, pos, e, item.position, drawn, label)
         return item
 
     def _thresholds(self, t: ProjectTrack, pos: int, item: Item, label: Callable[[], str],
@@ -608,17 +611,8 @@ class ComplianceEvaluator:
         self._submitted(t, pos, at, e, "transfer", e.transfer_id)
 
     def _on_BudgetTransferApproved(self, t: ProjectTrack, pos: int, at: datetime, e: Any) -> None:
-        item = self._self_decision(t, pos, e, "transfer", e.transfer_id)
         state = t.project.transfers.get(e.transfer_id)
-        if item is None or state is None:
-            return
-        self._late(t, pos, at, e, item.position, item.at)
-
-        def label() -> str:
-            return (f"budget transfer {e.transfer_id} ({fmt(state['amount'])} "
-                    f"{t.project.currency} from {state['from_line']} to {state['to_line']})")
-
-        self._contingency(t, pos, e, item.position, state["from_line"], label)
+        self._approval(t, pos, at, e, "transfer", e.transfer_id, state)
 
     def _on_BudgetTransferRejected(self, t: ProjectTrack, pos: int, at: datetime, e: Any) -> None:
         self._self_decision(t, pos, e, "transfer", e.transfer_id)

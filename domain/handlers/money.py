@@ -26,9 +26,10 @@ class MoneyHandler(Handler):
 
     def approve_budget_transfer(self, actor: Actor, code: str, transfer_id: str, *, reason: str = "",
                                 unit: UnitOfWork | None = None) -> Done:
-        """Approve a transfer (fiscal): refused if it exceeds the source line's available."""
-        return self.on_project("approve_budget_transfer", actor, code, lambda p, by, _: p.approve_transfer(
-            transfer_id=transfer_id, by=by, reason=reason), unit)
+        """Approve a transfer (fiscal; two over the dual threshold, then the sponsor over the
+        sponsor threshold): refused if it exceeds the source line's available."""
+        return self.on_project("approve_budget_transfer", actor, code, lambda p, by, rules: p.approve_transfer(
+            transfer_id=transfer_id, rules=rules, by=by, reason=reason), unit)
 
     def reject_budget_transfer(self, actor: Actor, code: str, transfer_id: str, *, reason: str,
                                unit: UnitOfWork | None = None) -> Done:

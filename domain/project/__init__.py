@@ -71,13 +71,20 @@ class Project(BaselineCommands, GateCommands, ChangeControl, MoneyCommands, Reco
 
     TOPIC = _T
     # 2: each gate keeps the conditions recorded as met (`conditions_met`).
-    class_version = 2
+    # 3: each budget transfer keeps its approvals (transfers follow the thresholds).
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         """Snapshots taken before conditions could be recorded as met."""
         for gate in state["gates"].values():
             gate.setdefault("conditions_met", [])
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """Snapshots taken while one fiscal approval decided every transfer."""
+        for transfer in state["transfers"].values():
+            transfer.setdefault("approvals", [])
 
     class Created(DomainEvent, Aggregate.Created):
         """Abstract base of this aggregate's creation event (never recorded itself)."""
@@ -333,15 +340,30 @@ class Project(BaselineCommands, GateCommands, ChangeControl, MoneyCommands, Reco
                 "from_line": self.from_line, "to_line": self.to_line, "amount": self.amount,
                 "reason": self.reason, "status": "pending", "requested_by": self.actor_id,
                 "requested_at": self.timestamp, "decided_by": None, "decision_reason": "",
+                "approvals": [],
             }
 
     class BudgetTransferApproved(SignedEvent):
         TOPIC = f"{_T}.BudgetTransferApproved"
+        # 2: the approval says in which role it counts and whether it completes the
+        # approvals the thresholds call for (as an expenditure's does).
+        class_version = 2
         transfer_id: str
+        role: str
         reason: str
+        completes_approval: bool
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Before transfers followed the thresholds, one fiscal approval decided one."""
+            state.setdefault("role", "fiscal")
+            state.setdefault("completes_approval", True)
 
         def apply(self, p: Project) -> None:
             t = p.transfers[self.transfer_id]
+            t["approvals"].append(_approval(self))
+            if not self.completes_approval:
+                return
             t.update(status="approved", decided_by=self.actor_id, decision_reason=self.reason)
             for line, sign in ((t["from_line"], -1), (t["to_line"], 1)):
                 p.lines[line]["transferred"] += sign * t["amount"]

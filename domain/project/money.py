@@ -46,14 +46,18 @@ class MoneyCommands:
                            reason=reason_text(reason), **by.signed(AUTHORSHIP))
         return transfer_id
 
-    def approve_transfer(self, *, transfer_id: str, by: Who, reason: str) -> None:
+    def approve_transfer(self, *, transfer_id: str, rules: Rules, by: Who, reason: str) -> None:
+        """The thresholds of expenditures apply: over the dual threshold two fiscal
+        officers approve, over the sponsor threshold the sponsor after them."""
         self.check_open()
         t = self.transfer(transfer_id)
         self.check_status(t, ("pending",), f"transfer {transfer_id}")
         self.check_not_submitter(t, "requested_by", by, f"approve transfer {transfer_id}")
+        role, completes = self._approval_step(t, rules, by)
         self.check_can_draw(t["from_line"], t["amount"], "this transfer")
-        self.trigger_event(self.BudgetTransferApproved, transfer_id=transfer_id,
-                           reason=text(reason, "reason", required=False), **by.signed(APPROVAL))
+        self.trigger_event(self.BudgetTransferApproved, transfer_id=transfer_id, role=role,
+                           reason=text(reason, "reason", required=False),
+                           completes_approval=completes, **by.signed(APPROVAL))
 
     def reject_transfer(self, *, transfer_id: str, by: Who, reason: str) -> None:
         self.check_open()
@@ -63,7 +67,7 @@ class MoneyCommands:
         self.trigger_event(self.BudgetTransferRejected, transfer_id=transfer_id,
                            reason=reason_text(reason), **by.signed(REVIEW))
 
-    # Approvals shared by commitments and expenditures -------------------------------------
+    # Approvals shared by transfers, commitments and expenditures ---------------------------
 
     def _approval_step(self, item: dict[str, Any], rules: Rules, by: Who) -> tuple[str, bool]:
         """(role this approval counts as, whether it completes the approvals needed).

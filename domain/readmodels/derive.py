@@ -115,14 +115,15 @@ def _pending(collection: str, key: str, item: dict[str, Any], rules: Rules) -> t
                 item["submitted_at"], len(item["approvals"]))
     if collection == "transfers":
         summary = f"{item['from_line']} -> {item['to_line']}: {item['reason']}"
-        return ("fiscal", summary, item["amount"], item["requested_by"], item["requested_at"], 0)
+        return (awaiting(item, rules), summary, item["amount"], item["requested_by"],
+                item["requested_at"], len(item["approvals"]))
     cost = sum((i["amount"] for i in item["cost_impacts"]), ZERO)
     return (rules.change_approver_role, item["title"], cost, item["submitted_by"],
             item["submitted_at"], 0)
 
 
 def awaiting(item: dict[str, Any], rules: Rules) -> str:
-    """Whose approval a pending expenditure or PO needs next: fiscal officers first (two
+    """Whose approval a pending expenditure, PO or transfer needs next: fiscal officers first (two
     over the dual threshold), then the sponsor over the sponsor threshold."""
     fiscal_done = sum(1 for a in item["approvals"] if a["role"] == "fiscal")
     if fiscal_done >= rules.fiscal_approvals_needed(item["amount"]) and rules.sponsor_needed(item["amount"]):

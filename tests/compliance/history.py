@@ -228,9 +228,10 @@ class Proj:
                           from_line=from_line, to_line=to_line, amount=money(amount),
                           reason="rebalance")
 
-    def approve_transfer(self, transfer_id: str, *, by: str = "fiscal") -> int:
+    def approve_transfer(self, transfer_id: str, *, by: str = "fiscal", role: str = "fiscal",
+                         completes: bool = True) -> int:
         return self._emit(Project.BudgetTransferApproved, by, meaning="approval",
-                          transfer_id=transfer_id, reason="")
+                          transfer_id=transfer_id, role=role, reason="", completes_approval=completes)
 
     def cr(self, *, cost: list[tuple[str, Any]] = (), schedule: list[dict[str, Any]] = (),
            by: str = "pm") -> int:

@@ -55,6 +55,47 @@ def test_transfer_refusals(world):
     refused(app, errors.NotFoundError, app.approve_budget_transfer, world.fiscal, CODE, "TR-999")
 
 
+def test_transfers_follow_the_thresholds_of_expenditures(world):
+    """Over the dual threshold (25,000) two different fiscal officers approve; over the
+    sponsor threshold (100,000) the sponsor after them; the budget moves on the last."""
+    app = world.app
+    world.locked()
+    dual = transfer(world, "30000.00")
+    app.approve_budget_transfer(world.fiscal, CODE, dual)
+    p = app.project(CODE)
+    assert p.transfer(dual)["status"] == "pending" and p.lines["HW-01"]["budget"] == Decimal("50000.00")
+    assert [(a["actor_id"], a["role"]) for a in p.transfer(dual)["approvals"]] == [("fiscal", "fiscal")]
+    refused(app, errors.SegregationOfDutiesError, app.approve_budget_transfer, world.fiscal, CODE, dual)
+    app.approve_budget_transfer(world.fiscal2, CODE, dual)
+    p = app.project(CODE)
+    assert p.transfer(dual)["status"] == "approved" and p.lines["HW-01"]["budget"] == Decimal("80000.00")
+
+    big = transfer(world, "120000.00")
+    refused(app, errors.ThresholdApprovalsError, app.approve_budget_transfer, world.sponsor, CODE, big)
+    app.approve_budget_transfer(world.fiscal2, CODE, big)
+    refused(app, errors.ThresholdApprovalsError, app.approve_budget_transfer, world.sponsor, CODE, big)
+    app.approve_budget_transfer(world.fiscal, CODE, big)
+    assert app.project(CODE).transfer(big)["status"] == "pending"
+    refused(app, errors.NotAuthorisedError, app.approve_budget_transfer, world.pmo, CODE, big)
+    app.approve_budget_transfer(world.sponsor, CODE, big)
+    p = app.project(CODE)
+    assert p.transfer(big)["status"] == "approved" and p.lines["HW-01"]["budget"] == Decimal("200000.00")
+    assert [a["role"] for a in p.transfer(big)["approvals"]] == ["fiscal", "fiscal", "sponsor"]
+
+
+def test_a_transfer_approval_recorded_before_the_thresholds_applied_completes_it():
+    """Approvals in logs written before version 2 carry no role: each was one fiscal
+    officer's, and it decided the transfer."""
+    from domain.project import Project
+
+    state = {"transfer_id": "TR-001", "reason": ""}
+    Project.BudgetTransferApproved.upcast_v1_v2(state)
+    assert state["role"] == "fiscal" and state["completes_approval"] is True
+    snapshot = {"gates": {}, "transfers": {"TR-001": {"status": "approved"}}}
+    Project.upcast_v2_v3(snapshot)
+    assert snapshot["transfers"]["TR-001"]["approvals"] == []
+
+
 def po(world, number="PO-1", amount="20000.00", line="HW-01"):
     return world.app.submit_commitment(world.pm, CODE, po_number=number, vendor="Dell Technologies",
                                        line=line, amount=amount, description="12 servers")

@@ -732,8 +732,14 @@ class _ProjectPlan:
             reason = f"{line.name} running short: move {need:,.2f} from the management reserve"
             self.add(w, 0, self.pm, lambda app, a, ln=line.code, amt=need: self.keep(key, app.request_budget_transfer(
                 a, code, from_line="CT-01", to_line=ln, amount=amt, reason=reason)))
-            self.add(w, 1, self.rng.choice(["fiscal", "fiscal2"]), lambda app, a: app.approve_budget_transfer(
-                a, code, self.refs[key], reason="reserve available; within the PM's authority"))
+            first = self.rng.choice(["fiscal", "fiscal2"])
+            approve = lambda app, a: app.approve_budget_transfer(  # noqa: E731
+                a, code, self.refs[key], reason="reserve available; within the PM's authority")
+            self.add(w, 1, first, approve)  # the thresholds of expenditures apply
+            if need > DUAL:
+                self.add(w, 2, "fiscal2" if first == "fiscal" else "fiscal", approve)
+            if need > SPONSOR_TOO:
+                self.add(w, 3, "sponsor", approve)
             return
         if self.gates_passed < 2:
             return

@@ -279,7 +279,7 @@ _register_kind(
     "transfers", "transfer_id", "budget transfer", "transfer", s.TransferSchema,
     "request_budget_transfer", None, {
         "approve": (s.ApprovalSchema, "approve_budget_transfer",
-                    "Approve a budget transfer (fiscal); refused beyond the source's available"),
+                    "Approve a budget transfer (fiscal; two over the dual threshold, then the sponsor over the sponsor threshold); refused beyond the source's available"),
         "reject": (s.ReasonSchema, "reject_budget_transfer", "Reject a pending budget transfer"),
     }, "Request a budget transfer between two lines (PM)")
 _register_kind(
