@@ -359,14 +359,14 @@ def test_a_ledger_made_before_seals_gets_the_tables_and_its_unsealed_snapshots_g
 
 def test_a_sealed_snapshot_of_an_earlier_class_version_checks_clean_once_upcast(world, fresh):
     """A Project snapshot taken before class_version 2 (no `conditions_met`, no
-    `class_version`), sealed then: not the bytes a replay encodes today, but the same
+    `class_version`; upcast through 2 to 3), sealed then: not the bytes a replay encodes today, but the same
     state once restored as loading restores it."""
     app = world.app
     pid = project_id(CODE)
     v = snap(app, pid)
     topic, state = stored_snapshot(app, pid, v)
-    assert state.count(b'"conditions_met":[],') == 5 and b'"class_version":2,' in state
-    old = state.replace(b'"conditions_met":[],', b"").replace(b'"class_version":2,', b"")
+    assert state.count(b'"conditions_met":[],') == 5 and b'"class_version":3,' in state
+    old = state.replace(b'"conditions_met":[],', b"").replace(b'"class_version":3,', b"")
     pos = position_of(app, pid, v)
     seal = make_seal(app.root_signer(PW), originator_id=str(pid), version=v, position=pos,
                      chain_hash=app.read_chain(pos, pos)[0].chain_hash, topic=topic, state=old)
