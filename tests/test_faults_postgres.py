@@ -9,14 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import faults  # the load, the server and the audit every fault test uses
 from tests.conftest import PG_HOST, PG_PORT, pg_admin, require_postgres
-from tests.faults import (
-    Load,
-    acknowledged_after,
-    check_ledger,
-    failed_statuses,
-    server_for,
-)
 from tests.serving import TcpProxy, seed
 
 pytestmark = pytest.mark.slow  # started first: see tests/conftest.py
@@ -43,12 +37,12 @@ OUTAGE_SECONDS = 14  # longer than the library's retries (10 x connect_timeout=1
 
 
 def test_postgres_outage_under_load_is_503_then_recovers(
-        cuttable_postgres: tuple[TcpProxy, str, str], tmp_path: Path, load_holder: list[Load]) -> None:
+        cuttable_postgres: tuple[TcpProxy, str, str], tmp_path: Path, load_holder: list[faults.Load]) -> None:
     proxy, url, direct = cuttable_postgres
     seed(url)
-    server = server_for(url, tmp_path).start()
+    server = faults.server_for(url, tmp_path).start()
     try:
-        load = Load(server, tmp_path, seconds=4 + OUTAGE_SECONDS + 14)
+        load = faults.Load(server, tmp_path, seconds=4 + OUTAGE_SECONDS + 14)
         load_holder.append(load)
         time.sleep(4)
         cut = time.time()
@@ -67,8 +61,8 @@ def test_postgres_outage_under_load_is_503_then_recovers(
     # while its first attempt still waits on the database (the library retries a PostgreSQL
     # insert whose connection failed), and conflict, when the writes held up by the outage
     # all land at once on the same two projects and one runs out of attempts. The client
-    # answers both by asking again; check_ledger below proves neither was recorded.
-    assert failed_statuses(result) <= {503, 409} and 503 in failed_statuses(result), (
+    # answers both by asking again; faults.check_ledger below proves neither was recorded.
+    assert faults.failed_statuses(result) <= {503, 409} and 503 in faults.failed_statuses(result), (
         [f for f in failures if f["status"] not in (503, 409)][:10])
     for f in failures:
         assert "Traceback" not in f["detail"], f
@@ -79,13 +73,13 @@ def test_postgres_outage_under_load_is_503_then_recovers(
         else:
             assert f["detail"].startswith("page backend-unavailable:"), f
     # No failure before the cut. The runner times failures from its own start, which comes
-    # after `Load` returns by however long locust takes to start (over half a second on a
+    # after `faults.Load` returns by however long locust takes to start (over half a second on a
     # busy machine: a regression once failed here with no failure before the cut).
     assert min(result["started_at"] + t for t, _ in result["failure_times"]) >= cut - 0.5
     # Recovered by itself: writes acknowledged after the restore, and none of the last
     # requests failed.
-    assert acknowledged_after(result, restored) > 0
+    assert faults.acknowledged_after(result, restored) > 0
     assert max(t for t, _ in result["failure_times"]) < result["seconds"] - 5
     log = server.log()
     assert "database unavailable on" in log and "Traceback" not in log, log[-3000:]
-    check_ledger(direct, load, result)
+    faults.check_ledger(direct, load, result)

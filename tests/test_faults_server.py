@@ -7,14 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import (
-    KILLS,
-    Load,
-    acknowledged_after,
-    check_ledger,
-    failed_statuses,
-    server_for,
-)
+from tests import faults  # the load, the server and the audit every fault test uses
 from tests.serving import seed
 
 pytestmark = pytest.mark.slow  # started first: see tests/conftest.py
@@ -23,13 +16,13 @@ pytestmark = pytest.mark.slow  # started first: see tests/conftest.py
 
 
 def test_killed_server_comes_back_with_every_acknowledged_write(backend_url: str, tmp_path: Path,
-                                                                load_holder: list[Load]) -> None:
+                                                                load_holder: list[faults.Load]) -> None:
     seed(backend_url)
-    server = server_for(backend_url, tmp_path).start()
+    server = faults.server_for(backend_url, tmp_path).start()
     try:
-        load = Load(server, tmp_path, seconds=22)
+        load = faults.Load(server, tmp_path, seconds=22)
         load_holder.append(load)
-        for _ in range(KILLS):
+        for _ in range(faults.KILLS):
             time.sleep(3)
             server.kill_all()  # mid-load: the master first, then every worker
             assert not server.answers()
@@ -39,9 +32,9 @@ def test_killed_server_comes_back_with_every_acknowledged_write(backend_url: str
     finally:
         assert server.stop() == 0, server.log()[-3000:]
 
-    assert server.starts == 1 + KILLS
+    assert server.starts == 1 + faults.KILLS
     # While it was down, clients got no answer; never an error answer.
-    assert failed_statuses(result) <= {0}, result["failure_samples"][:10]
-    assert acknowledged_after(result, back) > 0, "writes resumed after the last restart"
+    assert faults.failed_statuses(result) <= {0}, result["failure_samples"][:10]
+    assert faults.acknowledged_after(result, back) > 0, "writes resumed after the last restart"
     assert "Traceback" not in server.log()
-    check_ledger(backend_url, load, result)
+    faults.check_ledger(backend_url, load, result)

@@ -9,16 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import (
-    KILLS,
-    USERS,
-    WORKERS,
-    Load,
-    acknowledged_after,
-    check_ledger,
-    failed_statuses,
-    server_for,
-)
+from tests import faults  # the load, the server and the audit every fault test uses
 from tests.serving import seed, wait_for
 from tools.loadtest.server import wait_gone
 
@@ -28,21 +19,21 @@ pytestmark = pytest.mark.slow  # started first: see tests/conftest.py
 
 
 def test_killed_workers_lose_no_acknowledged_write(backend_url: str, tmp_path: Path,
-                                                   load_holder: list[Load]) -> None:
+                                                   load_holder: list[faults.Load]) -> None:
     seed(backend_url)
-    server = server_for(backend_url, tmp_path).start()
+    server = faults.server_for(backend_url, tmp_path).start()
     master = server.proc.pid
     rng = random.Random(6)
     try:
-        load = Load(server, tmp_path, seconds=12)
+        load = faults.Load(server, tmp_path, seconds=12)
         load_holder.append(load)
         victims = []
-        for _ in range(KILLS):
+        for _ in range(faults.KILLS):
             time.sleep(3)
             victim = rng.choice(server.workers())
             server.kill_worker(victim)
             victims.append(victim)
-            wait_for(lambda v=victim: len(server.workers()) == WORKERS and v not in server.workers(),
+            wait_for(lambda v=victim: len(server.workers()) == faults.WORKERS and v not in server.workers(),
                      30, "the master to replace the killed worker")
         last_kill = time.time()
         result = load.finish()
@@ -53,11 +44,11 @@ def test_killed_workers_lose_no_acknowledged_write(backend_url: str, tmp_path: P
 
     # Only the killed workers' connections failed (no answer), nothing else, and the writes
     # went on after the last kill.
-    assert failed_statuses(result) <= {0}, result["failure_samples"][:10]
-    assert result["failures"] <= KILLS * USERS, result["failure_samples"][:10]
-    assert acknowledged_after(result, last_kill) > 0
+    assert faults.failed_statuses(result) <= {0}, result["failure_samples"][:10]
+    assert result["failures"] <= faults.KILLS * faults.USERS, result["failure_samples"][:10]
+    assert faults.acknowledged_after(result, last_kill) > 0
     assert "Traceback" not in server.log()
-    check_ledger(backend_url, load, result)
+    faults.check_ledger(backend_url, load, result)
 
 
 
@@ -68,12 +59,12 @@ ORPHANS_GONE_SECONDS = 5.0  # the killed master's workers are gone within this
 
 
 def test_killed_master_takes_its_workers_along_and_the_same_command_starts_at_once(
-        backend_url: str, tmp_path: Path, load_holder: list[Load]) -> None:
+        backend_url: str, tmp_path: Path, load_holder: list[faults.Load]) -> None:
     seed(backend_url)
-    server = server_for(backend_url, tmp_path).start()
+    server = faults.server_for(backend_url, tmp_path).start()
     gone_after, restarted_in = [], []
     try:
-        load = Load(server, tmp_path, seconds=14)
+        load = faults.Load(server, tmp_path, seconds=14)
         load_holder.append(load)
         for _ in range(MASTER_KILLS):
             time.sleep(3)
@@ -98,7 +89,7 @@ def test_killed_master_takes_its_workers_along_and_the_same_command_starts_at_on
     assert max(gone_after) < ORPHANS_GONE_SECONDS, gone_after
     # Requests the orphans had taken were answered; the rest got no answer (refused while
     # nothing listened), never an error answer.
-    assert failed_statuses(result) <= {0}, result["failure_samples"][:10]
-    assert acknowledged_after(result, back) > 0, "writes resumed after the last restart"
+    assert faults.failed_statuses(result) <= {0}, result["failure_samples"][:10]
+    assert faults.acknowledged_after(result, back) > 0, "writes resumed after the last restart"
     assert "Traceback" not in log
-    check_ledger(backend_url, load, result)
+    faults.check_ledger(backend_url, load, result)
