@@ -655,9 +655,13 @@ class _ProjectPlan:
                 a, code, po, reason="final invoice received; remaining encumbrance released"))
             line.po = None
 
-    def approvals(self, w: int, amount: Decimal, approve: Op) -> None:
-        """One fiscal officer; over 25,000 a second one; over 100,000 then the sponsor."""
-        first, second = _fiscal_pair(self.rng)
+    def approvals(self, w: int, amount: Decimal, approve: Op, first: str | None = None) -> None:
+        """One fiscal officer (`first`, else drawn); over 25,000 a second one; over 100,000
+        then the sponsor."""
+        if first is None:
+            first, second = _fiscal_pair(self.rng)
+        else:
+            second = "fiscal2" if first == "fiscal" else "fiscal"
         self.add(w, 1, first, approve)
         if amount > DUAL:
             self.add(w, 2, second, approve)
@@ -732,14 +736,11 @@ class _ProjectPlan:
             reason = f"{line.name} running short: move {need:,.2f} from the management reserve"
             self.add(w, 0, self.pm, lambda app, a, ln=line.code, amt=need: self.keep(key, app.request_budget_transfer(
                 a, code, from_line="CT-01", to_line=ln, amount=amt, reason=reason)))
-            first = self.rng.choice(["fiscal", "fiscal2"])
-            approve = lambda app, a: app.approve_budget_transfer(  # noqa: E731
-                a, code, self.refs[key], reason="reserve available; within the PM's authority")
-            self.add(w, 1, first, approve)  # the thresholds of expenditures apply
-            if need > DUAL:
-                self.add(w, 2, "fiscal2" if first == "fiscal" else "fiscal", approve)
-            if need > SPONSOR_TOO:
-                self.add(w, 3, "sponsor", approve)
+            # The thresholds of expenditures apply; the first approver is drawn as it was
+            # before they did, so the rest of the portfolio stays the same.
+            self.approvals(w, need, lambda app, a: app.approve_budget_transfer(
+                a, code, self.refs[key], reason="reserve available; within the PM's authority"),
+                first=self.rng.choice(["fiscal", "fiscal2"]))
             return
         if self.gates_passed < 2:
             return
